@@ -145,6 +145,8 @@ pub enum EncodeErrorKind {
     BadTag { width: usize },
     #[error("the MTI is not four decimal digits")]
     BadMti,
+    #[error("the value does not split into the dialect's subfields: {0}")]
+    Subfields(DecodeErrorKind),
     #[error("{0}")]
     Frame(FrameError),
 }

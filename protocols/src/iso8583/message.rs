@@ -173,8 +173,19 @@ impl<'a> Message<'a> {
         let empty_secondary = self.empty_secondary && dialect.has_secondary_bitmap();
         bitmap.encode(dialect.bitmap_encoding(), empty_secondary, out);
         for (de, value) in &self.fields {
-            if let Some(spec) = dialect.field(*de) {
-                spec.encode(value, out, &|| Location::Field(*de))?;
+            let Some(spec) = dialect.field(*de) else {
+                continue;
+            };
+            spec.encode(value, out, &|| Location::Field(*de))?;
+            if let Some(subfields) = &spec.subfields {
+                // What we send must be what we would accept.
+                let at = ParentPosition {
+                    start: 0,
+                    one_to_one: true,
+                };
+                subfields
+                    .split(*de, spec.class.is_text(), value.as_bytes(), at)
+                    .map_err(|e| encode_err(e.location, EncodeErrorKind::Subfields(e.kind)))?;
             }
         }
         Ok(())
