@@ -52,3 +52,20 @@ pub fn builtin(name: &str) -> Option<Result<&'static Dialect, &'static DialectEr
         .find(|((n, _), _)| *n == name)
         .map(|(_, d)| d.as_ref())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_dialect_loads() {
+        for name in builtin_names() {
+            let dialect = builtin(name);
+            assert!(
+                matches!(dialect, Some(Ok(d)) if d.name() == name),
+                "{name}: {dialect:?}"
+            );
+        }
+        assert!(builtin("nope").is_none());
+    }
+}

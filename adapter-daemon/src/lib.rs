@@ -1,0 +1,7 @@
+//! The stm-adapter daemon and its operator commands.
+//!
+//! Today it carries the ISO 8583 codec tools (`stm-adapter codec …`); the daemon proper
+//! (`stm-adapter serve`: TSP and ISO 8583 gateways, journal, admin API) arrives with the
+//! daemon issues. See README.md and docs/.
+
+pub mod cli;
