@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::encoding::{hex_decode, hex_encode};
+use super::encoding::{hex_encode, hex_u64};
 use super::error::{DecodeError, DecodeErrorKind, Location, decode_err};
 
 /// How a dialect writes its bitmaps.
@@ -129,10 +129,8 @@ fn read_half(
         })?;
     let value = match encoding {
         BitmapEncoding::Binary => raw.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
-        BitmapEncoding::Hex => hex_decode(raw)
-            .map_err(|(at, kind)| decode_err(Location::Bitmap, base + start + at, kind))?
-            .iter()
-            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
+        BitmapEncoding::Hex => hex_u64(raw)
+            .map_err(|(at, kind)| decode_err(Location::Bitmap, base + start + at, kind))?,
     };
     *pos += width;
     Ok(value)

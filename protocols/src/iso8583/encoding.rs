@@ -10,7 +10,7 @@ type Failure = (usize, DecodeErrorKind);
 
 /// Validates `data` as text of `class` and returns it borrowed.
 pub(crate) fn ascii_text(data: &[u8], class: Class, charset: Charset) -> Result<&str, Failure> {
-    if let Some(position) = data.iter().position(|&b| !class.allows(b, charset)) {
+    if let Some(position) = class.first_invalid(data, charset) {
         return Err((position, DecodeErrorKind::BadCharacter { class, position }));
     }
     std::str::from_utf8(data).map_err(|e| (e.valid_up_to(), DecodeErrorKind::BadUtf8))
@@ -168,6 +168,16 @@ pub(crate) fn hex_decode(data: &[u8]) -> Result<Vec<u8>, Failure> {
         bytes.push(value(0)? << 4 | value(1)?);
     }
     Ok(bytes)
+}
+
+/// Decodes 16 upper-case hex characters into a big-endian u64, without allocating.
+pub(crate) fn hex_u64(data: &[u8]) -> Result<u64, Failure> {
+    let mut value = 0u64;
+    for (position, &c) in data.iter().enumerate() {
+        let digit = hex_value(c).ok_or((position, DecodeErrorKind::BadHex { position }))?;
+        value = value << 4 | u64::from(digit);
+    }
+    Ok(value)
 }
 
 pub(crate) fn hex_encode(bytes: &[u8], out: &mut Vec<u8>) {

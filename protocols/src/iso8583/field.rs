@@ -50,21 +50,114 @@ impl Class {
         !matches!(self, Class::B)
     }
 
-    /// Whether `byte` may appear in a value of this class (text classes only).
-    pub(crate) fn allows(self, byte: u8, charset: Charset) -> bool {
-        match self {
-            Class::N => byte.is_ascii_digit(),
-            Class::Z => byte.is_ascii_digit() || byte == b'=',
-            Class::An => byte.is_ascii_alphanumeric() || byte == b' ',
-            Class::Ans => match charset {
-                Charset::Ascii => (0x20..=0x7E).contains(&byte),
-                // UTF-8 continuation and lead bytes; whole-string validity is checked separately.
-                Charset::Utf8 => (0x20..=0x7E).contains(&byte) || byte >= 0x80,
-            },
-            Class::B => true,
+    /// The position of the first byte of `data` this class does not allow, if any. This runs on
+    /// every byte of every text field, so it is one table lookup a byte.
+    #[inline]
+    pub(crate) fn first_invalid(self, data: &[u8], charset: Charset) -> Option<usize> {
+        let mask = self.mask(charset);
+        let allowed = |b: &u8| CLASS_TABLE.get(usize::from(*b)).copied().unwrap_or(0) & mask != 0;
+        // Eight bytes at a time for the classes most fields have; the position is looked for
+        // only once something is wrong.
+        let valid = match (self, charset) {
+            (Class::N, _) => all_words(data, all_digits, allowed),
+            (Class::Ans, Charset::Ascii) => all_words(data, all_printable, allowed),
+            _ => data.iter().all(allowed),
+        };
+        if valid {
+            None
+        } else {
+            data.iter().position(|b| !allowed(b))
         }
     }
+
+    fn mask(self, charset: Charset) -> u8 {
+        match (self, charset) {
+            (Class::N, _) => N_BIT,
+            (Class::Z, _) => Z_BIT,
+            (Class::An, _) => AN_BIT,
+            (Class::Ans, Charset::Ascii) => ANS_BIT,
+            (Class::Ans, Charset::Utf8) => UTF8_BIT,
+            (Class::B, _) => u8::MAX,
+        }
+    }
+
+    /// Whether `byte` may appear in a value of this class (text classes only).
+    pub(crate) fn allows(self, byte: u8, charset: Charset) -> bool {
+        CLASS_TABLE.get(usize::from(byte)).copied().unwrap_or(0) & self.mask(charset) != 0
+    }
 }
+
+/// Checks `data` eight bytes at a time, the rest byte by byte.
+#[inline(always)]
+fn all_words(data: &[u8], word: impl Fn(u64) -> bool, byte: impl Fn(&u8) -> bool) -> bool {
+    let chunks = data.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        if !word(u64::from_le_bytes(bytes)) {
+            return false;
+        }
+    }
+    tail.iter().all(byte)
+}
+
+const LOW_NIBBLES: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Whether all eight bytes are ASCII digits: high nibble 3 and low nibble at most 9 (adding 6
+/// to a low nibble of 10 or more carries into the high nibble). No sum carries across bytes.
+#[inline(always)]
+fn all_digits(w: u64) -> bool {
+    w & !LOW_NIBBLES == 0x30 * ONES && ((w & LOW_NIBBLES) + 0x06 * ONES) & !LOW_NIBBLES == 0
+}
+
+/// Whether all eight bytes are printable ASCII (0x20–0x7E): below 0x80, at least 0x20 (adding
+/// 0x60 reaches 0x80), not 0x7F (adding 1 stays below 0x80). No sum carries across bytes.
+#[inline(always)]
+fn all_printable(w: u64) -> bool {
+    w & HIGH_BITS == 0 && (w + 0x60 * ONES) & HIGH_BITS == HIGH_BITS && (w + ONES) & HIGH_BITS == 0
+}
+
+const N_BIT: u8 = 1;
+const Z_BIT: u8 = 2;
+const AN_BIT: u8 = 4;
+const ANS_BIT: u8 = 8;
+const UTF8_BIT: u8 = 16;
+
+/// For each byte, the classes that allow it.
+const CLASS_TABLE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let mut bits = 0;
+        if c.is_ascii_digit() {
+            bits |= N_BIT | Z_BIT;
+        }
+        if c == b'=' {
+            bits |= Z_BIT;
+        }
+        if c.is_ascii_alphanumeric() || c == b' ' {
+            bits |= AN_BIT;
+        }
+        if c >= 0x20 && c <= 0x7E {
+            bits |= ANS_BIT | UTF8_BIT;
+        }
+        if c >= 0x80 {
+            // UTF-8 lead and continuation bytes; the whole text's validity is checked apart.
+            bits |= UTF8_BIT;
+        }
+        // Indexing in a const block: out of range fails the build, never a run.
+        #[allow(clippy::indexing_slicing)]
+        {
+            table[b] = bits;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// How the length of a field is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -198,6 +291,45 @@ pub enum Sensitivity {
     Wipe,
 }
 
+/// Bytes being decoded, with the longest valid UTF-8 run from where the fields start found
+/// once, so that text fields are taken as `&str` without validating each one again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Input<'a> {
+    pub(crate) bytes: &'a [u8],
+    text_start: usize,
+    text: &'a str,
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Input<'a> {
+        Input::text_from(bytes, 0)
+    }
+
+    /// Looks for text from `start` on (after a binary bitmap, say).
+    pub(crate) fn text_from(bytes: &'a [u8], start: usize) -> Input<'a> {
+        let rest = bytes.get(start..).unwrap_or_default();
+        let text = match std::str::from_utf8(rest) {
+            Ok(text) => text,
+            Err(e) => rest
+                .get(..e.valid_up_to())
+                .and_then(|valid| std::str::from_utf8(valid).ok())
+                .unwrap_or_default(),
+        };
+        Input {
+            bytes,
+            text_start: start,
+            text,
+        }
+    }
+
+    /// `len` bytes from `start` as text, if they lie in the valid run on char boundaries.
+    #[inline]
+    fn text(&self, start: usize, len: usize) -> Option<&'a str> {
+        let from = start.checked_sub(self.text_start)?;
+        self.text.get(from..from.checked_add(len)?)
+    }
+}
+
 /// One data element (or subfield) as a dialect defines it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSpec {
@@ -222,11 +354,12 @@ impl FieldSpec {
     /// errors so they count from the start of the caller's buffer.
     pub(crate) fn decode<'a>(
         &self,
-        input: &'a [u8],
+        whole: &Input<'a>,
         pos: &mut usize,
         base: usize,
         location: &dyn Fn() -> Location,
     ) -> Result<Value<'a>, DecodeError> {
+        let input = whole.bytes;
         let start = *pos;
         let units = match self.length {
             LengthKind::Fixed => self.max,
@@ -281,9 +414,20 @@ impl FieldSpec {
             }
             class => {
                 let text = match self.encoding {
-                    Encoding::Ascii => Cow::Borrowed(
-                        encoding::ascii_text(data, class, self.charset).map_err(fail)?,
-                    ),
+                    Encoding::Ascii => match whole.text(data_start, wire) {
+                        Some(text) => match class.first_invalid(text.as_bytes(), self.charset) {
+                            None => Cow::Borrowed(text),
+                            Some(position) => {
+                                return Err(fail((
+                                    position,
+                                    DecodeErrorKind::BadCharacter { class, position },
+                                )));
+                            }
+                        },
+                        None => Cow::Borrowed(
+                            encoding::ascii_text(data, class, self.charset).map_err(fail)?,
+                        ),
+                    },
                     Encoding::Ebcdic => {
                         Cow::Owned(encoding::ebcdic_text(data, class).map_err(fail)?)
                     }
@@ -315,7 +459,7 @@ impl FieldSpec {
             (Class::B, Value::Text(_)) => return Err(err(EncodeErrorKind::ExpectedBinary)),
             (class, Value::Text(t)) => {
                 let bytes = t.as_bytes();
-                if let Some(position) = bytes.iter().position(|&b| !class.allows(b, self.charset)) {
+                if let Some(position) = class.first_invalid(bytes, self.charset) {
                     return Err(err(EncodeErrorKind::BadCharacter { class, position }));
                 }
                 Cow::Borrowed(bytes)
@@ -387,5 +531,34 @@ impl FieldSpec {
             }
         }
         Ok(Cow::Owned(padded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time checks agree with the byte table for every byte value in every lane.
+    #[test]
+    fn word_checks_agree_with_the_table() {
+        for class in [Class::N, Class::Ans] {
+            for b in 0..=255u8 {
+                for lane in 0..8 {
+                    let mut data = match class {
+                        Class::N => *b"0123456789",
+                        _ => *b"a B~ 0z!#x",
+                    };
+                    data[lane] = b;
+                    let by_table = data
+                        .iter()
+                        .all(|x| CLASS_TABLE[usize::from(*x)] & class.mask(Charset::Ascii) != 0);
+                    assert_eq!(
+                        class.first_invalid(&data, Charset::Ascii).is_none(),
+                        by_table,
+                        "{class} byte {b:#04x} in lane {lane}"
+                    );
+                }
+            }
+        }
     }
 }

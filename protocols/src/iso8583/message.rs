@@ -8,7 +8,7 @@ use super::encoding::to_hex;
 use super::error::{
     DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Location, decode_err, encode_err,
 };
-use super::field::Sensitivity;
+use super::field::{Input, Sensitivity};
 use super::mask;
 use super::mti::{Mti, MtiEncoding};
 use super::subfield::{ParentPosition, Subfield};
@@ -35,7 +35,8 @@ impl<'a> Message<'a> {
         Message {
             dialect,
             mti,
-            fields: Vec::new(),
+            // Most messages carry 8 to 24 fields: one allocation, no regrowth.
+            fields: Vec::with_capacity(16),
             empty_secondary: false,
         }
     }
@@ -55,6 +56,11 @@ impl<'a> Message<'a> {
     /// Sets data element `de`. Values are checked against the dialect when encoding.
     pub fn set(&mut self, de: u8, value: impl Into<Value<'a>>) -> &mut Self {
         let value = value.into();
+        // Fields are usually set in order: append without a search.
+        if self.fields.last().is_none_or(|(last, _)| *last < de) {
+            self.fields.push((de, value));
+            return self;
+        }
         match self.fields.binary_search_by_key(&de, |(d, _)| *d) {
             Ok(i) => {
                 if let Some(slot) = self.fields.get_mut(i) {
@@ -143,7 +149,8 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// Encodes MTI, bitmap and fields (no frame) onto `out`.
+    /// Encodes MTI, bitmap and fields (no frame) onto `out`. On error `out` may hold part of
+    /// the message.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let dialect = self.dialect;
         match dialect.mti_encoding() {
@@ -155,18 +162,18 @@ impl<'a> Message<'a> {
         }
         let mut bitmap = Bitmap::default();
         for (de, _) in &self.fields {
-            if dialect.field(*de).is_none() {
-                return Err(encode_err(
-                    Location::Field(*de),
-                    EncodeErrorKind::UndefinedField,
-                ));
-            }
             bitmap.set(*de);
         }
         if bitmap.needs_secondary() && !dialect.has_secondary_bitmap() {
-            // Unreachable with a checked dialect: fields above 64 are refused at load.
+            // A checked dialect has no field above 64 without a secondary bitmap.
+            let de = self
+                .fields
+                .iter()
+                .map(|(d, _)| *d)
+                .find(|d| *d > 64)
+                .unwrap_or(65);
             return Err(encode_err(
-                Location::Bitmap,
+                Location::Field(de),
                 EncodeErrorKind::UndefinedField,
             ));
         }
@@ -174,7 +181,10 @@ impl<'a> Message<'a> {
         bitmap.encode(dialect.bitmap_encoding(), empty_secondary, out);
         for (de, value) in &self.fields {
             let Some(spec) = dialect.field(*de) else {
-                continue;
+                return Err(encode_err(
+                    Location::Field(*de),
+                    EncodeErrorKind::UndefinedField,
+                ));
             };
             spec.encode(value, out, &|| Location::Field(*de))?;
             if let Some(subfields) = &spec.subfields {
@@ -243,6 +253,7 @@ impl Dialect {
             base,
         )?;
         let empty_secondary = bitmap.is_set(1) && !bitmap.needs_secondary();
+        let whole = Input::text_from(input, pos);
         let mut fields = Vec::with_capacity(bitmap.count());
         for de in bitmap.fields() {
             let spec = self.field(de).ok_or_else(|| {
@@ -253,7 +264,7 @@ impl Dialect {
                 )
             })?;
             let start = pos;
-            let value = spec.decode(input, &mut pos, base, &|| Location::Field(de))?;
+            let value = spec.decode(&whole, &mut pos, base, &|| Location::Field(de))?;
             if let Some(subfields) = &spec.subfields {
                 let data_len = spec.encoding.wire_len(value_units(&value));
                 let at = ParentPosition {

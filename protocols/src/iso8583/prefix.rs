@@ -34,31 +34,7 @@ pub(crate) fn read(
                 available: input.len().saturating_sub(at),
             })?;
     let bad = DecodeErrorKind::BadLengthPrefix { encoding };
-    let length = match encoding {
-        LengthEncoding::Ascii => decimal(bytes.iter().map(|&b| b.checked_sub(b'0'))).ok_or(bad)?,
-        LengthEncoding::Ebcdic => decimal(bytes.iter().map(|&b| b.checked_sub(0xF0))).ok_or(bad)?,
-        LengthEncoding::Bcd => {
-            decimal(bytes.iter().flat_map(|&b| [Some(b >> 4), Some(b & 0x0F)])).ok_or(bad)?
-        }
-        LengthEncoding::Binary => bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
-    };
-    Ok((length, used))
-}
-
-fn decimal(digits: impl Iterator<Item = Option<u8>>) -> Option<usize> {
-    let mut value = 0usize;
-    for d in digits {
-        let d = d.filter(|d| *d <= 9)?;
-        value = value * 10 + usize::from(d);
-    }
-    Some(value)
-}
-
-/// Writes a prefix for `length` (the caller has checked it fits the kind's limit).
-pub(crate) fn write(encoding: LengthEncoding, kind: LengthKind, length: usize, out: &mut Vec<u8>) {
-    let digits = kind.digits();
+    let mut length = 0usize;
     match encoding {
         LengthEncoding::Ascii | LengthEncoding::Ebcdic => {
             let zero = if encoding == LengthEncoding::Ascii {
@@ -66,29 +42,67 @@ pub(crate) fn write(encoding: LengthEncoding, kind: LengthKind, length: usize, o
             } else {
                 0xF0
             };
-            for i in (0..digits).rev() {
-                let d = (length / 10usize.pow(i as u32)) % 10;
-                out.push(zero + d as u8);
+            for &b in bytes {
+                let digit = b.wrapping_sub(zero);
+                if digit > 9 {
+                    return Err(bad);
+                }
+                length = length * 10 + usize::from(digit);
             }
         }
         LengthEncoding::Bcd => {
-            let nibbles = digits.div_ceil(2) * 2;
-            let mut byte = 0u8;
-            for i in (0..nibbles).rev() {
-                let d = ((length / 10usize.pow(i as u32)) % 10) as u8;
-                if i % 2 == 1 {
-                    byte = d << 4;
-                } else {
-                    out.push(byte | d);
+            for &b in bytes {
+                let (high, low) = (b >> 4, b & 0x0F);
+                if high > 9 || low > 9 {
+                    return Err(bad);
                 }
+                length = length * 100 + usize::from(high * 10 + low);
             }
         }
         LengthEncoding::Binary => {
-            let width = width(encoding, kind);
-            for i in (0..width).rev() {
-                out.push((length >> (8 * i)) as u8);
+            for &b in bytes {
+                length = length << 8 | usize::from(b);
             }
         }
+    }
+    Ok((length, used))
+}
+
+/// Writes a prefix for `length` (the caller has checked it fits the kind's limit).
+pub(crate) fn write(encoding: LengthEncoding, kind: LengthKind, length: usize, out: &mut Vec<u8>) {
+    let d = [
+        (length / 1000 % 10) as u8,
+        (length / 100 % 10) as u8,
+        (length / 10 % 10) as u8,
+        (length % 10) as u8,
+    ];
+    let digits = d.get(4 - kind.digits()..).unwrap_or_default();
+    match encoding {
+        LengthEncoding::Ascii => {
+            for digit in digits {
+                out.push(b'0' + digit);
+            }
+        }
+        LengthEncoding::Ebcdic => {
+            for digit in digits {
+                out.push(0xF0 + digit);
+            }
+        }
+        // LL is one byte; LLL and LLLL are two (LLL padded on the left with a 0 nibble).
+        LengthEncoding::Bcd => match kind {
+            LengthKind::Fixed => {}
+            LengthKind::Ll => out.push(d[2] << 4 | d[3]),
+            LengthKind::Lll | LengthKind::Llll => {
+                out.extend_from_slice(&[d[0] << 4 | d[1], d[2] << 4 | d[3]])
+            }
+        },
+        LengthEncoding::Binary => match kind {
+            LengthKind::Fixed => {}
+            LengthKind::Ll => out.push(length as u8),
+            LengthKind::Lll | LengthKind::Llll => {
+                out.extend_from_slice(&(length as u16).to_be_bytes())
+            }
+        },
     }
 }
 

@@ -14,7 +14,7 @@ use super::error::{
     DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Location, SubKey, decode_err,
     encode_err,
 };
-use super::field::{Charset, Class, FieldSpec, LengthEncoding, Sensitivity};
+use super::field::{Charset, Class, FieldSpec, Input, LengthEncoding, Sensitivity};
 use super::value::Value;
 
 /// How a field is divided.
@@ -167,6 +167,7 @@ fn split_positional<'v>(
     at: ParentPosition,
 ) -> Result<Vec<Subfield<'v>>, DecodeError> {
     let mut out = Vec::with_capacity(parts.len());
+    let whole = Input::new(data);
     let mut pos = 0;
     for (position, spec) in parts {
         if pos == data.len() {
@@ -174,7 +175,7 @@ fn split_positional<'v>(
         }
         let location = || sub_location(field, SubKey::Position(*position));
         let value = spec
-            .decode(data, &mut pos, 0, &location)
+            .decode(&whole, &mut pos, 0, &location)
             .map_err(|e| DecodeError {
                 offset: at.at(e.offset),
                 ..e
@@ -426,7 +427,7 @@ fn check_tlv_value(spec: &TagSpec, value: &Value<'_>) -> Result<(), EncodeErrorK
             return Err(EncodeErrorKind::ExpectedText { class });
         }
         (class, Value::Text(t)) => {
-            if let Some(position) = t.bytes().position(|b| !class.allows(b, spec.charset)) {
+            if let Some(position) = class.first_invalid(t.as_bytes(), spec.charset) {
                 return Err(EncodeErrorKind::BadCharacter { class, position });
             }
         }
