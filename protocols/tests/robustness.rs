@@ -1,5 +1,6 @@
 //! No input makes the codec panic: a million random and mutated frames go through every
-//! shipped dialect (decode, framed decode, frame check, JSON rendering, masking Display). Every
+//! shipped dialect (decode, framed decode, frame check, the tokio codec when the `tokio-codec`
+//! feature is on, JSON rendering, masking Display). Every
 //! frame a dialect accepts must re-encode to exactly the same bytes.
 
 // A test fails by panicking.
@@ -132,6 +133,13 @@ fn exercise(dialect: &Dialect, frame: &[u8]) -> usize {
         let _ = to_json(&header, &message);
     }
     let _ = dialect.frame().check(frame);
+    #[cfg(feature = "tokio-codec")]
+    {
+        use tokio_util::codec::Decoder;
+        let mut codec = adapter_protocols::framing::codec::FrameCodec::new(*dialect.frame());
+        let mut buf = bytes::BytesMut::from(frame);
+        while let Ok(Some(_)) = codec.decode(&mut buf) {}
+    }
     accepted
 }
 

@@ -78,23 +78,25 @@ impl FrameSpec {
     pub fn check(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
         let width = self.prefix.width();
         if self.prefix == LengthPrefix::None {
-            return Ok(if buf.is_empty() {
-                None
-            } else {
-                Some(buf.len())
-            })
-            .and_then(|n| match n {
-                Some(len) if len > self.max_frame => Err(FrameError::TooLarge {
-                    length: len,
-                    max: self.max_frame,
-                }),
-                other => Ok(other),
-            });
+            // The transport delimits messages: the whole buffer is the frame.
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            self.check_length(buf.len())?;
+            return Ok(Some(buf.len()));
         }
         let Some(raw) = buf.get(..width) else {
             return Ok(None);
         };
         let length = read_prefix(self.prefix, raw)?;
+        self.check_length(length)?;
+        let total = width + length;
+        Ok((buf.len() >= total).then_some(total))
+    }
+
+    /// A frame of `length` bytes (prefix excluded) fits the link: not above `max_frame`, not
+    /// shorter than its TPDU and header.
+    fn check_length(&self, length: usize) -> Result<(), FrameError> {
         if length > self.max_frame {
             return Err(FrameError::TooLarge {
                 length,
@@ -107,8 +109,7 @@ impl FrameSpec {
                 preamble: self.preamble(),
             });
         }
-        let total = width + length;
-        Ok((buf.len() >= total).then_some(total))
+        Ok(())
     }
 
     /// Splits a complete frame (exactly one; use [`FrameSpec::check`] on a stream first).
@@ -308,6 +309,21 @@ mod tests {
         assert_eq!(s.check(&[0x00]), Ok(None));
         assert_eq!(s.check(&[0x00, 0x03, b'a']), Ok(None));
         assert_eq!(s.check(&[0x00, 0x03, b'a', b'b', b'c', b'X']), Ok(Some(5)));
+    }
+
+    /// Found by the `frame` fuzz target: without a prefix, a buffer shorter than the TPDU was
+    /// taken for a whole frame.
+    #[test]
+    fn without_a_prefix_a_buffer_shorter_than_tpdu_and_header_is_refused() {
+        let s = spec(LengthPrefix::None, true, 2);
+        assert_eq!(
+            s.check(b"J"),
+            Err(FrameError::TooShort {
+                length: 1,
+                preamble: 7
+            })
+        );
+        assert!(s.parse(b"J").is_err());
     }
 
     #[test]

@@ -409,6 +409,7 @@ fn compile_field(
         charset,
         sensitivity: def.sensitivity.unwrap_or_default(),
         subfields,
+        text_mask: class.mask(charset),
     }
 }
 

@@ -52,25 +52,13 @@ impl Class {
 
     /// The position of the first byte of `data` this class does not allow, if any. This runs on
     /// every byte of every text field, so it is one table lookup a byte.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn first_invalid(self, data: &[u8], charset: Charset) -> Option<usize> {
-        let mask = self.mask(charset);
-        let allowed = |b: &u8| CLASS_TABLE.get(usize::from(*b)).copied().unwrap_or(0) & mask != 0;
-        // Eight bytes at a time for the classes most fields have; the position is looked for
-        // only once something is wrong.
-        let valid = match (self, charset) {
-            (Class::N, _) => all_words(data, all_digits, allowed),
-            (Class::Ans, Charset::Ascii) => all_words(data, all_printable, allowed),
-            _ => data.iter().all(allowed),
-        };
-        if valid {
-            None
-        } else {
-            data.iter().position(|b| !allowed(b))
-        }
+        first_invalid(data, self.mask(charset))
     }
 
-    fn mask(self, charset: Charset) -> u8 {
+    /// The bit of [`CLASS_TABLE`] that admits bytes of this class (all bits for b).
+    pub(crate) fn mask(self, charset: Charset) -> u8 {
         match (self, charset) {
             (Class::N, _) => N_BIT,
             (Class::Z, _) => Z_BIT,
@@ -88,6 +76,26 @@ impl Class {
 }
 
 /// Checks `data` eight bytes at a time, the rest byte by byte.
+/// The position of the first byte of `data` the class bit `mask` does not admit, if any. This
+/// runs on every byte of every text field: one table lookup a byte, and eight bytes at a time for
+/// n and ans, the classes most fields have. The position is looked for only once something is
+/// wrong.
+#[inline(always)]
+pub(crate) fn first_invalid(data: &[u8], mask: u8) -> Option<usize> {
+    let allowed = |b: &u8| CLASS_TABLE.get(usize::from(*b)).copied().unwrap_or(0) & mask != 0;
+    let valid = match mask {
+        N_BIT => all_words(data, all_digits, allowed),
+        ANS_BIT => all_words(data, all_printable, allowed),
+        u8::MAX => true,
+        _ => data.iter().all(allowed),
+    };
+    if valid {
+        None
+    } else {
+        data.iter().position(|b| !allowed(b))
+    }
+}
+
 #[inline(always)]
 fn all_words(data: &[u8], word: impl Fn(u64) -> bool, byte: impl Fn(&u8) -> bool) -> bool {
     let chunks = data.chunks_exact(8);
@@ -347,6 +355,8 @@ pub struct FieldSpec {
     pub charset: Charset,
     pub sensitivity: Sensitivity,
     pub subfields: Option<Subfields>,
+    /// `class.mask(charset)`, computed once at load.
+    pub(crate) text_mask: u8,
 }
 
 impl FieldSpec {
@@ -415,7 +425,7 @@ impl FieldSpec {
             class => {
                 let text = match self.encoding {
                     Encoding::Ascii => match whole.text(data_start, wire) {
-                        Some(text) => match class.first_invalid(text.as_bytes(), self.charset) {
+                        Some(text) => match first_invalid(text.as_bytes(), self.text_mask) {
                             None => Cow::Borrowed(text),
                             Some(position) => {
                                 return Err(fail((
@@ -459,7 +469,7 @@ impl FieldSpec {
             (Class::B, Value::Text(_)) => return Err(err(EncodeErrorKind::ExpectedBinary)),
             (class, Value::Text(t)) => {
                 let bytes = t.as_bytes();
-                if let Some(position) = class.first_invalid(bytes, self.charset) {
+                if let Some(position) = first_invalid(bytes, self.text_mask) {
                     return Err(err(EncodeErrorKind::BadCharacter { class, position }));
                 }
                 Cow::Borrowed(bytes)

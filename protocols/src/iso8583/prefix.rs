@@ -76,17 +76,15 @@ pub(crate) fn write(encoding: LengthEncoding, kind: LengthKind, length: usize, o
         (length / 10 % 10) as u8,
         (length % 10) as u8,
     ];
-    let digits = d.get(4 - kind.digits()..).unwrap_or_default();
+    let skip = 4 - kind.digits();
     match encoding {
         LengthEncoding::Ascii => {
-            for digit in digits {
-                out.push(b'0' + digit);
-            }
+            let text = d.map(|digit| b'0' + digit);
+            out.extend_from_slice(text.get(skip..).unwrap_or_default());
         }
         LengthEncoding::Ebcdic => {
-            for digit in digits {
-                out.push(0xF0 + digit);
-            }
+            let text = d.map(|digit| 0xF0 + digit);
+            out.extend_from_slice(text.get(skip..).unwrap_or_default());
         }
         // LL is one byte; LLL and LLLL are two (LLL padded on the left with a 0 nibble).
         LengthEncoding::Bcd => match kind {
