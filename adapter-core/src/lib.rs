@@ -1,6 +1,8 @@
 //! The domain of stm-adapter, with no I/O: nothing here opens a socket, reads a clock or a file
-//! it was not handed.
+//! it was not handed. Callers pass the data (catalogue text, calendars, profiles) and the
+//! moment in time.
 //!
-//! This crate is filled by the catalogue issue (catalogue, identifiers, terminal profiles,
-//! calendars, the offer planner) and the session issue (session engine, PlatformApi). Until
-//! then it holds nothing, rather than something that pretends to work.
+//! - [`ids`]: validated identifiers (ID numbers, credit codes, e-licence ids, divisions, card
+//!   numbers, item codes).
+
+pub mod ids;
