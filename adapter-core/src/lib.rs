@@ -4,5 +4,13 @@
 //!
 //! - [`ids`]: validated identifiers (ID numbers, credit codes, e-licence ids, divisions, card
 //!   numbers, item codes).
+//! - [`catalogue`]: service items and their implementations per division, loaded and checked.
+//! - [`terminal`]: devices, protocols and terminal profiles.
+//! - [`calendar`]: holidays, make-up days, schedules, sites, next opening (China Standard Time).
+//! - [`problems`]: every problem found while loading data, with its file and entry.
 
+pub mod calendar;
+pub mod catalogue;
 pub mod ids;
+pub mod problems;
+pub mod terminal;
