@@ -106,6 +106,8 @@ pub struct Schedule {
     /// Extended hours on working days (错时延时服务).
     pub off_peak: Vec<Window>,
     pub duty: Vec<DutyRule>,
+    /// Open every day, holidays included (online systems with a nightly maintenance break).
+    pub every_day: Vec<Window>,
 }
 
 /// A schedule as written in a data file.
@@ -122,6 +124,8 @@ pub struct ScheduleDef {
     pub off_peak: Vec<String>,
     #[serde(default)]
     pub duty: Vec<DutyDef>,
+    #[serde(default)]
+    pub every_day: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +170,7 @@ impl ScheduleDef {
         };
         let working_day = windows(&self.working_day, "working_day");
         let off_peak = windows(&self.off_peak, "off_peak");
+        let every_day = windows(&self.every_day, "every_day");
         let mut duty = Vec::new();
         for d in &self.duty {
             let days: Vec<Weekday> = d.days.iter().filter_map(|n| weekday(n)).collect();
@@ -185,7 +190,12 @@ impl ScheduleDef {
         {
             problems.push(format!("off_peak: {w} overlaps the working-day hours"));
         }
-        if !self.always_open && working_day.is_empty() && off_peak.is_empty() && duty.is_empty() {
+        if !self.always_open
+            && working_day.is_empty()
+            && off_peak.is_empty()
+            && duty.is_empty()
+            && every_day.is_empty()
+        {
             problems.push("a schedule that is not always open needs some windows".to_owned());
         }
         if problems.is_empty() {
@@ -195,6 +205,7 @@ impl ScheduleDef {
                 working_day,
                 off_peak,
                 duty,
+                every_day,
             })
         } else {
             Err(problems)
@@ -228,33 +239,37 @@ impl Schedule {
         }
     }
 
-    /// The windows open on `date`, sorted.
+    /// The windows open on `date`, sorted, overlapping ones merged.
     pub fn windows_on(&self, calendar: &Calendar, date: Date) -> Vec<Window> {
         if self.always_open {
             return vec![Window::WHOLE_DAY];
         }
+        let mut w: Vec<Window> = self.every_day.clone();
         if self.is_working_day(calendar, date) {
-            let mut w: Vec<Window> = self
-                .working_day
-                .iter()
-                .chain(&self.off_peak)
-                .copied()
-                .collect();
-            w.sort();
-            return w;
+            w.extend(self.working_day.iter().chain(&self.off_peak));
+        } else if !calendar.day(date).is_holiday() {
+            w.extend(
+                self.duty
+                    .iter()
+                    .filter(|d| d.days.contains(&date.weekday()))
+                    .flat_map(|d| d.windows.iter().copied()),
+            );
         }
-        if calendar.day(date).is_holiday() {
-            return Vec::new();
-        }
-        let mut w: Vec<Window> = self
-            .duty
-            .iter()
-            .filter(|d| d.days.contains(&date.weekday()))
-            .flat_map(|d| d.windows.iter().copied())
-            .collect();
-        w.sort();
-        w
+        merge(w)
     }
+}
+
+/// Sorts windows and merges those that overlap or touch.
+fn merge(mut windows: Vec<Window>) -> Vec<Window> {
+    windows.sort();
+    let mut out: Vec<Window> = Vec::with_capacity(windows.len());
+    for w in windows {
+        match out.last_mut() {
+            Some(last) if w.from <= last.to => last.to = last.to.max(w.to),
+            _ => out.push(w),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -290,8 +305,17 @@ mod tests {
         "#)
         .compile()
         .unwrap_or_default();
-        // Friday 2026-11-27: working day with extended hours.
-        assert_eq!(hall.windows_on(&calendar, date!(2026 - 11 - 27)).len(), 3);
+        // Friday 2026-11-27: working day with extended hours (13:00-17:00 and 17:00-20:00 merge).
+        assert_eq!(
+            hall.windows_on(&calendar, date!(2026 - 11 - 27)),
+            vec![
+                Window { from: 540, to: 720 },
+                Window {
+                    from: 780,
+                    to: 1200
+                }
+            ]
+        );
         // Saturday: duty morning only; Sunday: closed.
         assert_eq!(
             hall.windows_on(&calendar, date!(2026 - 11 - 28)),
@@ -315,6 +339,25 @@ mod tests {
                 .windows_on(&calendar, date!(2026 - 11 - 28))
                 .is_empty()
         ); // Saturday
+    }
+
+    #[test]
+    fn every_day_windows_hold_on_holidays_and_merge() {
+        let calendar = Calendar::default();
+        let payment = def(r#"
+            every_day = ["00:30-23:30"]
+            working_day = ["08:00-09:00"]
+        "#)
+        .compile()
+        .unwrap_or_default();
+        assert_eq!(
+            payment.windows_on(&calendar, date!(2026 - 11 - 29)),
+            vec![Window { from: 30, to: 1410 }]
+        );
+        assert_eq!(
+            payment.windows_on(&calendar, date!(2026 - 11 - 27)).len(),
+            1
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub enum SiteKind {
     /// A government service hall (政务服务中心).
     Hall,
     /// A 24-hour self-service zone.
+    #[serde(rename = "self-service-24h")]
     SelfService24h,
     /// A bank branch lobby.
     BankBranch,
