@@ -7,12 +7,14 @@
 //! - [`catalogue`]: service items and their implementations per division, loaded and checked.
 //! - [`terminal`]: devices, protocols and terminal profiles.
 //! - [`calendar`]: holidays, make-up days, schedules, sites, next opening (China Standard Time).
+//! - [`plan`]: which items a terminal can offer now, with which flow, and why not the others.
 //! - [`shipped`]: the data embedded in the build, and [`shipped::DataSet`], all of it loaded.
 //! - [`problems`]: every problem found while loading data, with its file and entry.
 
 pub mod calendar;
 pub mod catalogue;
 pub mod ids;
+pub mod plan;
 pub mod problems;
 pub mod shipped;
 pub mod terminal;

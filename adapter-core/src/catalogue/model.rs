@@ -168,6 +168,20 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    pub const ALL: [Delivery; 6] = [
+        Delivery::A4Print,
+        Delivery::ReceiptPrint,
+        Delivery::ELicence,
+        Delivery::Post,
+        Delivery::Counter,
+        Delivery::Screen,
+    ];
+
+    /// Bit of this delivery in a set.
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Delivery::A4Print => "a4-print",
