@@ -4,9 +4,14 @@
 //! error (unknown option, unknown dialect), 64 bad configuration (EX_USAGE, from the daemon
 //! issues on).
 
+mod calendar;
+mod catalogue;
 mod codec;
+mod data;
+mod validate;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +20,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "stm-adapter", version, about, long_about = None)]
 struct Cli {
+    /// A data directory (catalogue/, terminals/, calendars/, sites/) instead of the data shipped
+    /// in the binary.
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,6 +33,31 @@ enum Command {
     /// ISO 8583 codec tools: list dialects, decode hex to JSON, encode JSON to hex.
     #[command(subcommand)]
     Codec(codec::CodecCommand),
+    /// Checks an identifier: id-number, credit-code, licence-id, division, card-number,
+    /// item-code. Exit 0 when valid, 1 when not.
+    Validate {
+        #[arg(value_enum)]
+        kind: validate::Kind,
+        value: String,
+    },
+    /// Working days, holidays and site opening hours.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// The service catalogue and the offer planner.
+    #[command(subcommand)]
+    Catalogue(catalogue::CatalogueCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// What a date is (weekday, weekend, holiday, make-up working day) and a site's windows.
+    Day {
+        /// YYYY-MM-DD
+        date: String,
+        /// A site id: its opening windows that day.
+        #[arg(long)]
+        site: Option<String>,
+    },
 }
 
 /// Why a command failed, and with which exit code.
@@ -33,21 +67,32 @@ pub(crate) enum Failure {
     Refused(String),
     /// The command was used wrongly (exit 2).
     Usage(String),
+    /// The command printed its answer and exits with this code (validate: 1 for invalid).
+    Silent(u8),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let data = cli.data.as_deref();
     let result = match cli.command {
         Command::Codec(command) => codec::run(command),
+        Command::Validate { kind, value } => validate::run(kind, &value),
+        Command::Calendar(CalendarCommand::Day { date, site }) => {
+            calendar::day(data, &date, site.as_deref())
+        }
+        Command::Catalogue(command) => catalogue::run(data, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             let (code, text) = match failure {
-                Failure::Refused(text) => (1, text),
-                Failure::Usage(text) => (2, text),
+                Failure::Refused(text) => (1, Some(text)),
+                Failure::Usage(text) => (2, Some(text)),
+                Failure::Silent(code) => (code, None),
             };
-            let _ = writeln!(std::io::stderr().lock(), "stm-adapter: {text}");
+            if let Some(text) = text {
+                let _ = writeln!(std::io::stderr().lock(), "stm-adapter: {text}");
+            }
             ExitCode::from(code)
         }
     }
