@@ -8,6 +8,8 @@
 //! - [`terminal`]: devices, protocols and terminal profiles.
 //! - [`calendar`]: holidays, make-up days, schedules, sites, next opening (China Standard Time).
 //! - [`plan`]: which items a terminal can offer now, with which flow, and why not the others.
+//! - [`platform`]: the PlatformApi seam to the government-service platform, and its types.
+//! - [`session`]: the sans-IO session engine that runs an item's flow with a terminal.
 //! - [`shipped`]: the data embedded in the build, and [`shipped::DataSet`], all of it loaded.
 //! - [`problems`]: every problem found while loading data, with its file and entry.
 
@@ -15,6 +17,8 @@ pub mod calendar;
 pub mod catalogue;
 pub mod ids;
 pub mod plan;
+pub mod platform;
 pub mod problems;
+pub mod session;
 pub mod shipped;
 pub mod terminal;
