@@ -366,6 +366,3 @@ fn request_id_of(message: &Message) -> Option<u64> {
         Message::Unsolicited(_) => None,
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,5 +1,14 @@
 //! The engine, driven input by input: every step kind, cancel and timeout at every step,
 //! resume, duplicate completions, platform failures of each class, and failure after payment.
+//! The last tests run the platform side through `MockPlatformApi` (feature `mock`).
+
+// A test fails by panicking.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -9,11 +18,11 @@ use adapter_protocols::tsp::{
 };
 use time::macros::datetime;
 
-use super::*;
-use crate::ids::DivisionCode;
-use crate::plan::{Terminal, offer};
-use crate::platform::*;
-use crate::shipped::{DataSet, shipped};
+use adapter_core::ids::DivisionCode;
+use adapter_core::plan::{StepKind, Terminal, offer};
+use adapter_core::platform::*;
+use adapter_core::session::*;
+use adapter_core::shipped::{DataSet, shipped};
 
 fn data() -> DataSet {
     DataSet::load(&shipped()).unwrap_or_else(|p| panic!("{p}"))
@@ -486,11 +495,11 @@ fn cancel_and_timeout_at_every_step_end_the_item_and_make_money_safe() {
             let kind = full.steps[at].kind();
             match kind {
                 // After submission the service is rendered: printing or rating cannot undo it.
-                crate::plan::StepKind::Deliver | crate::plan::StepKind::Rate => {
+                StepKind::Deliver | StepKind::Rate => {
                     assert_eq!(outcome.outcome, Outcome::Completed, "step {at} {kind:?}");
                     assert!(outcome.refund.is_none());
                 }
-                crate::plan::StepKind::Submit => {
+                StepKind::Submit => {
                     // Submitted at the platform before the citizen saw it: not undone either.
                     assert_eq!(outcome.outcome, expected, "step {at}");
                     assert_eq!(outcome.case_number.as_deref(), Some("GD-2026-0001"));
@@ -533,7 +542,7 @@ fn a_silent_terminal_times_out_on_the_engine_s_own_timer() {
         let outcome = d.outcome().map(|o| o.outcome);
         let kind = full.steps[at].kind();
         let expected = match kind {
-            crate::plan::StepKind::Deliver | crate::plan::StepKind::Rate => Outcome::Completed,
+            StepKind::Deliver | StepKind::Rate => Outcome::Completed,
             _ => Outcome::TimedOut,
         };
         // Deliver and Rate are best effort: the engine carries on, then the next step waits.
@@ -1049,4 +1058,223 @@ fn journal_entries_hide_personal_data_in_debug() {
     let text = format!("{:?} {:?}", d.journal, d.all_calls);
     assert!(!text.contains("440106199001011234"), "{text}");
     assert!(!text.contains("张三"), "{text}");
+}
+
+/// The same engine with the platform side played by `MockPlatformApi`, called through
+/// `platform::execute` as the daemon calls its real client: expectations pin how often each
+/// call is made and with what.
+#[cfg(feature = "mock")]
+mod through_mockall {
+    use super::*;
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn run_with(
+        d: &mut Driver,
+        api: &MockPlatformApi,
+        terminal: impl FnMut(&Command, usize) -> Answer,
+    ) {
+        d.run(terminal, |call, _| block_on(execute(api, call.clone())));
+    }
+
+    fn licences_for(q: &LicenceQuery) -> Vec<ELicence> {
+        q.licence_types
+            .iter()
+            .map(|t| ELicence {
+                licence_id: format!("1.2.156.3005.2.{t}"),
+                licence_type: t.clone(),
+                name: "证照".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_call_of_a_full_flow_is_made_once_with_the_right_arguments() {
+        let data = data();
+        let mut api = MockPlatformApi::new();
+        api.expect_verify_identity()
+            .times(1)
+            .withf(|c| c.terminal_id == "T-0001" && c.id_number.expose() == "440106199001011234")
+            .returning(|_| Ok(subject()));
+        api.expect_lookup_licences()
+            .times(1)
+            .withf(|q| q.subject.0 == "sub-1" && q.licence_types.len() == 2)
+            .returning(|q| Ok(licences_for(&q)));
+        api.expect_create_application()
+            .times(1)
+            .withf(|a| {
+                a.implementing_code.ends_with("440701009000")
+                    && a.idempotency_key == "s-1/100/application"
+            })
+            .returning(|_| {
+                Ok(ApplicationRef {
+                    application_id: "APP-9".into(),
+                })
+            });
+        api.expect_upload_material()
+            .times(4)
+            .withf(|u| u.application_id == "APP-9")
+            .returning(|_| Ok(()));
+        api.expect_issue_notice()
+            .times(1)
+            .withf(|r| r.amount_fen == 1000)
+            .returning(|r| Ok(notice("N-FEE", r.amount_fen, NoticeStatus::Unpaid)));
+        api.expect_confirm_payment()
+            .times(1)
+            .withf(|c| {
+                c.notice_number == "N-FEE"
+                    && c.bank_reference.as_deref() == Some("333111000125")
+                    && c.idempotency_key == "s-1/100/confirm"
+            })
+            .returning(|_| {
+                Ok(ConfirmedPayment {
+                    receipt_number: "R-9".into(),
+                })
+            });
+        api.expect_submit_application()
+            .times(1)
+            .withf(|s| s.application_id == "APP-9" && s.idempotency_key == "s-1/100/submit")
+            .returning(|_| {
+                Ok(Submitted {
+                    case_number: "GD-9".into(),
+                    promised_date: None,
+                })
+            });
+        api.expect_evaluate()
+            .times(1)
+            .withf(|e| e.score == 1)
+            .returning(|_| Ok(()));
+
+        let mut d = Driver::start(plan(&data, "stm-full", FULL));
+        run_with(&mut d, &api, |_, _| Answer::Success);
+        let outcome = d.outcome().unwrap();
+        assert_eq!(outcome.outcome, Outcome::Completed);
+        assert_eq!(
+            (
+                outcome.case_number.as_deref(),
+                outcome.receipt_number.as_deref()
+            ),
+            (Some("GD-9"), Some("R-9"))
+        );
+        api.checkpoint();
+    }
+
+    #[test]
+    fn each_error_class_from_the_mock_takes_its_path() {
+        let data = data();
+        let fine = || plan(&data, "stm-full", "交通违法罚款缴纳");
+        let base = |api: &mut MockPlatformApi| {
+            api.expect_fetch_document().returning(|_| {
+                Ok(Document {
+                    media_type: "application/pdf".into(),
+                    data: Sensitive::new(b"%PDF".to_vec()),
+                    pages: 1,
+                })
+            });
+            api.expect_evaluate().returning(|_| Ok(()));
+        };
+
+        // Retryable, then success: exactly two confirmations with one key.
+        let mut api = MockPlatformApi::new();
+        base(&mut api);
+        api.expect_query_notice()
+            .times(1)
+            .returning(|n| Ok(notice(&n, 5000, NoticeStatus::Unpaid)));
+        let mut seq = mockall::Sequence::new();
+        api.expect_confirm_payment()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(PlatformError::new(ErrorClass::Retryable, "503", "busy")));
+        api.expect_confirm_payment()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Ok(ConfirmedPayment {
+                    receipt_number: "R".into(),
+                })
+            });
+        let mut d = Driver::start(fine());
+        run_with(&mut d, &api, |_, _| Answer::Success);
+        assert_eq!(d.outcome().map(|o| o.outcome), Some(Outcome::Completed));
+        api.checkpoint();
+
+        // Unauthorised: not retried; deferred to store-and-forward.
+        let mut api = MockPlatformApi::new();
+        base(&mut api);
+        api.expect_query_notice()
+            .times(1)
+            .returning(|n| Ok(notice(&n, 5000, NoticeStatus::Unpaid)));
+        api.expect_confirm_payment().times(1).returning(|_| {
+            Err(PlatformError::new(
+                ErrorClass::Unauthorised,
+                "401",
+                "signature",
+            ))
+        });
+        let mut d = Driver::start(fine());
+        run_with(&mut d, &api, |_, _| Answer::Success);
+        assert!(d.has(|e| matches!(e, JournalEntry::ConfirmationDeferred { .. })));
+        api.checkpoint();
+
+        // Final: reversed on the terminal, never confirmed again.
+        let mut api = MockPlatformApi::new();
+        base(&mut api);
+        api.expect_query_notice()
+            .times(1)
+            .returning(|n| Ok(notice(&n, 5000, NoticeStatus::Unpaid)));
+        api.expect_confirm_payment().times(1).returning(|_| {
+            Err(PlatformError::new(
+                ErrorClass::Final,
+                "PAID",
+                "already paid",
+            ))
+        });
+        let mut d = Driver::start(fine());
+        run_with(&mut d, &api, |_, _| Answer::Success);
+        assert_eq!(
+            d.outcome().and_then(|o| o.refund).map(|r| r.status),
+            Some("reversed".into())
+        );
+        api.checkpoint();
+
+        // Not found: the notice number is asked for again.
+        let mut api = MockPlatformApi::new();
+        base(&mut api);
+        let mut seq = mockall::Sequence::new();
+        api.expect_query_notice()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Err(PlatformError::new(
+                    ErrorClass::NotFound,
+                    "NOTICE",
+                    "unknown",
+                ))
+            });
+        api.expect_query_notice()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|n| Ok(notice(&n, 5000, NoticeStatus::Unpaid)));
+        api.expect_confirm_payment().times(1).returning(|_| {
+            Ok(ConfirmedPayment {
+                receipt_number: "R".into(),
+            })
+        });
+        let mut d = Driver::start(fine());
+        run_with(&mut d, &api, |_, _| Answer::Success);
+        assert_eq!(
+            d.steps_sent()
+                .iter()
+                .filter(|n| **n == CommandName::Form)
+                .count(),
+            2
+        );
+        assert_eq!(d.outcome().map(|o| o.outcome), Some(Outcome::Completed));
+        api.checkpoint();
+    }
 }
