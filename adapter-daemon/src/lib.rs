@@ -5,3 +5,7 @@
 //! daemon issues. See README.md and docs/.
 
 pub mod cli;
+pub mod gateway;
+pub mod pki;
+pub mod registry;
+pub mod tls;

@@ -295,6 +295,8 @@ pub enum Message {
 #[error("{kind}")]
 pub struct ProtocolError {
     pub request_id: Option<u64>,
+    /// The command the frame named, when it named one this protocol knows.
+    pub command: Option<CommandName>,
     pub kind: ProtocolErrorKind,
 }
 
@@ -357,7 +359,11 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<AckSt
 }
 
 fn error(request_id: Option<u64>, kind: ProtocolErrorKind) -> ProtocolError {
-    ProtocolError { request_id, kind }
+    ProtocolError {
+        request_id,
+        command: None,
+        kind,
+    }
 }
 
 fn bad_payload(request_id: Option<u64>, name: &'static str, e: serde_json::Error) -> ProtocolError {
@@ -416,11 +422,21 @@ impl Message {
             error(None, ProtocolErrorKind::Malformed(detail))
         })?;
         let h = raw.header;
+        let named = CommandName::parse(&h.name);
+        Self::decode_header(h, raw.payload).map_err(|mut e| {
+            if e.command.is_none() && e.request_id.is_some() {
+                e.command = named;
+            }
+            e
+        })
+    }
+
+    fn decode_header(h: RawHeader, payload: Option<Value>) -> Result<Message, ProtocolError> {
         let id = h.request_id;
         if h.version != VERSION {
             return Err(error(id, ProtocolErrorKind::UnsupportedVersion(h.version)));
         }
-        let payload = raw.payload.unwrap_or_else(|| Value::Object(Map::new()));
+        let payload = payload.unwrap_or_else(|| Value::Object(Map::new()));
         let kind = match h.kind.as_str() {
             "command" => MessageType::Command,
             "acknowledge" => MessageType::Acknowledge,

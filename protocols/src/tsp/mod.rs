@@ -7,6 +7,8 @@
 //!   [`Message::encode`] writes one.
 //! - [`Sensitive`] marks personal data: it serialises as itself but never shows in Debug.
 
+#[cfg(feature = "tsp-client")]
+pub mod client;
 mod message;
 mod payloads;
 mod schema;
