@@ -92,6 +92,10 @@ fn happy_platform() -> MockPlatformApi {
 }
 
 async fn start(platform: MockPlatformApi) -> Harness {
+    start_with(platform, TspConfig::default()).await
+}
+
+async fn start_with(platform: MockPlatformApi, mut config: TspConfig) -> Harness {
     let data = Arc::new(DataSet::load(&shipped()).unwrap());
     let registry = Arc::new(TerminalRegistry::load("registry.toml", REGISTRY, &data).unwrap());
     let ca = DevCa::generate().unwrap();
@@ -103,7 +107,6 @@ async fn start(platform: MockPlatformApi) -> Harness {
     )
     .unwrap();
     let journal = Arc::new(MemoryJournal::default());
-    let mut config = TspConfig::default();
     config.session.backoff = vec![Duration::from_millis(10)];
     let gateway = TspGateway::new(data, registry, Arc::new(platform), journal.clone(), config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -507,5 +510,55 @@ async fn unknown_and_missing_certificates_are_refused() {
     }
     .await;
     assert!(handshake.is_err());
+    assert_eq!(h.gateway.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_is_warned_then_ended() {
+    let config = TspConfig {
+        idle_timeout: Duration::from_secs(2),
+        ..TspConfig::default()
+    };
+    let h = start_with(happy_platform(), config).await;
+    let cert = h.ca.terminal("T-0002").unwrap();
+    let mut client = TerminalClient::connect(client_config(&h, &cert))
+        .await
+        .unwrap();
+    let opened = client
+        .open(open_payload(&[
+            "id-card-reader",
+            "face-camera",
+            "qr-scanner",
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(opened.idle_timeout_seconds, 2);
+    let first = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(
+            first,
+            ClientEvent::Unsolicited(tsp::Unsolicited::SessionExpiring(_))
+        ),
+        "{first:?}"
+    );
+    let mut events = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), client.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let done = event == ClientEvent::Disconnected;
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    assert!(events.iter().any(|e| matches!(
+        e,
+        ClientEvent::Unsolicited(tsp::Unsolicited::ServiceClosing(_))
+    )));
     assert_eq!(h.gateway.session_count(), 0);
 }

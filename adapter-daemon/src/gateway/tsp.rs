@@ -262,7 +262,13 @@ impl TspGateway {
             let _ = writer_task.await;
             return Err("no session opened".into());
         };
-        while let Some(message) = next_message(&mut stream, &writer).await {
+        loop {
+            let message = tokio::select! {
+                m = next_message(&mut stream, &writer) => m,
+                // The session ended (closed, idle, shut down): close the connection too.
+                () = tx.closed() => None,
+            };
+            let Some(message) = message else { break };
             if tx.send(SessionMsg::FromTerminal(message)).await.is_err() {
                 break;
             }
@@ -508,15 +514,39 @@ struct Actor {
 impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<SessionMsg>) {
         let idle = self.gateway.config.idle_timeout;
+        let warning = Duration::from_secs(30).min(idle / 2);
+        let mut last_activity = tokio::time::Instant::now();
+        let mut warned = false;
         loop {
+            let deadline = if warned {
+                last_activity + idle
+            } else {
+                last_activity + idle - warning
+            };
             let message = tokio::select! {
                 m = rx.recv() => m,
-                () = tokio::time::sleep(idle) => {
-                    info!(session = %self.session_id, "TSP session idle");
-                    Some(SessionMsg::Shutdown)
+                () = tokio::time::sleep_until(deadline) => {
+                    if warned {
+                        info!(session = %self.session_id, "TSP session idle");
+                        Some(SessionMsg::Shutdown)
+                    } else {
+                        warned = true;
+                        self.send(Message::Unsolicited(Unsolicited::SessionExpiring(tsp::SessionExpiring {
+                            seconds_left: u32::try_from(warning.as_secs()).unwrap_or(30),
+                        })))
+                        .await;
+                        continue;
+                    }
                 }
             };
             let Some(message) = message else { break };
+            if matches!(
+                message,
+                SessionMsg::FromTerminal(_) | SessionMsg::Attach { .. }
+            ) {
+                last_activity = tokio::time::Instant::now();
+                warned = false;
+            }
             let actions = match message {
                 SessionMsg::FromTerminal(m) => self.on_terminal(m).await,
                 SessionMsg::Attach {
