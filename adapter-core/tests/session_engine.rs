@@ -701,6 +701,23 @@ fn retryable_errors_are_retried_then_deferred_or_given_up() {
     );
     assert!(d.has(|e| matches!(e, JournalEntry::ConfirmationDeferred { .. })));
 
+    // A confirmation answer that could not be trusted (bad signature, wrong schema): the
+    // platform may have recorded it, so it is deferred, never reversed.
+    let mut d = Driver::start(plan(&data, "stm-full", "交通违法罚款缴纳"));
+    d.run(
+        |_, _| Answer::Success,
+        |c, _| match c {
+            PlatformCall::ConfirmPayment(_) => Err(PlatformError::new(
+                ErrorClass::BadResponse,
+                "BAD_SIGNATURE",
+                "response signature did not verify",
+            )),
+            other => platform_success(other),
+        },
+    );
+    assert!(d.has(|e| matches!(e, JournalEntry::ConfirmationDeferred { .. })));
+    assert!(d.outcome().is_some_and(|o| o.refund.is_none()));
+
     // Identity service down for good: the item fails without retrying forever.
     let mut d = Driver::start(plan(&data, "stm-full", "户籍证明开具"));
     d.run(

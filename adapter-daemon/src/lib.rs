@@ -9,3 +9,4 @@ pub mod gateway;
 pub mod pki;
 pub mod registry;
 pub mod tls;
+pub mod platform;

@@ -1,5 +1,6 @@
-//! TLS for the daemon's listeners (rustls with the ring provider): a server configuration that
-//! requires client certificates from a given CA, and the terminal id a peer certificate carries.
+//! TLS for the daemon (rustls with the ring provider): a server configuration that requires
+//! client certificates from a given CA, the terminal id a peer certificate carries, an open server
+//! configuration for the sandbox platform, and the platform client's configuration.
 
 use std::sync::Arc;
 
@@ -28,14 +29,7 @@ pub fn server_config(
     key_pem: &[u8],
     client_ca_pem: &[u8],
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(certificate_pem)
-        .collect::<Result<_, _>>()
-        .map_err(err)?;
-    if chain.is_empty() {
-        return Err(TlsError(
-            "the server certificate file holds no certificate".into(),
-        ));
-    }
+    let chain = certificate_chain(certificate_pem)?;
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(err)?;
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(client_ca_pem) {
@@ -61,4 +55,58 @@ pub fn peer_common_name(certificate: &CertificateDer<'_>) -> Option<String> {
         .next()
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_owned)
+}
+
+fn certificate_chain(certificate_pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(certificate_pem)
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    if chain.is_empty() {
+        return Err(TlsError("the certificate file holds no certificate".into()));
+    }
+    Ok(chain)
+}
+
+/// A server configuration presenting `certificate_pem`/`key_pem` to any client (the sandbox
+/// platform: its callers authenticate by signature, not by certificate).
+pub fn open_server_config(
+    certificate_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain = certificate_chain(certificate_pem)?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(err)?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(err)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(err)?;
+    Ok(Arc::new(config))
+}
+
+/// A client configuration trusting only the CAs in `roots_pem`, presenting
+/// `identity` (certificate PEM, key PEM) when the server asks for one.
+pub fn client_config(
+    roots_pem: &[u8],
+    identity: Option<(&[u8], &[u8])>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(roots_pem) {
+        roots.add(cert.map_err(err)?).map_err(err)?;
+    }
+    if roots.is_empty() {
+        return Err(TlsError("the CA file holds no certificate".into()));
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(err)?
+        .with_root_certificates(roots);
+    match identity {
+        Some((certificate_pem, key_pem)) => {
+            let chain = certificate_chain(certificate_pem)?;
+            let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(err)?;
+            builder.with_client_auth_cert(chain, key).map_err(err)
+        }
+        None => Ok(builder.with_no_client_auth()),
+    }
 }

@@ -275,6 +275,10 @@ pub enum ErrorClass {
     Unauthorised,
     /// What was asked for does not exist (a notice, an application).
     NotFound,
+    /// The platform's answer could not be trusted: malformed, against the contract, or its
+    /// signature did not verify. Whether the platform acted is unknown, so an effect (a payment
+    /// confirmation) is treated as possibly made; retrying would most likely get the same answer.
+    BadResponse,
 }
 
 /// An error from the platform.

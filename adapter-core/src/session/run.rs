@@ -1288,7 +1288,7 @@ impl Run {
     fn on_failure(&mut self, ctx: &mut Ctx<'_>, purpose: Purpose, error: &PlatformError) {
         let unavailable = matches!(
             error.class,
-            ErrorClass::Retryable | ErrorClass::Unauthorised
+            ErrorClass::Retryable | ErrorClass::Unauthorised | ErrorClass::BadResponse
         );
         match purpose {
             Purpose::Identify if !unavailable => {

@@ -1,0 +1,162 @@
+//! The government-service platform over HTTPS: the contract's bodies ([`wire`]), its signatures
+//! ([`signing`]), and the production client ([`client::PlatformClient`]) that implements
+//! [`adapter_core::platform::PlatformApi`]. docs/platform-api.md and docs/openapi.yaml are the
+//! contract; the sandbox (`crate::sandbox`) serves it.
+
+pub mod breaker;
+pub mod client;
+pub mod signing;
+pub mod wire;
+
+pub use client::{ClientConfig, PlatformClient};
+
+/// The operations of the contract, by their OpenAPI `operationId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    VerifyIdentity,
+    QrIdentity,
+    SyncCatalogue,
+    LookupLicences,
+    CreateApplication,
+    ApplicationStatus,
+    UploadMaterial,
+    SubmitApplication,
+    IssueNotice,
+    QueryNotice,
+    ConfirmPayment,
+    CancelPayment,
+    RenderDocument,
+    Evaluate,
+    AppointmentSlots,
+    BookAppointment,
+    ReconciliationReport,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 17] = [
+        Operation::VerifyIdentity,
+        Operation::QrIdentity,
+        Operation::SyncCatalogue,
+        Operation::LookupLicences,
+        Operation::CreateApplication,
+        Operation::ApplicationStatus,
+        Operation::UploadMaterial,
+        Operation::SubmitApplication,
+        Operation::IssueNotice,
+        Operation::QueryNotice,
+        Operation::ConfirmPayment,
+        Operation::CancelPayment,
+        Operation::RenderDocument,
+        Operation::Evaluate,
+        Operation::AppointmentSlots,
+        Operation::BookAppointment,
+        Operation::ReconciliationReport,
+    ];
+
+    /// The OpenAPI `operationId`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Operation::VerifyIdentity => "verifyIdentity",
+            Operation::QrIdentity => "qrIdentity",
+            Operation::SyncCatalogue => "syncCatalogue",
+            Operation::LookupLicences => "lookupLicences",
+            Operation::CreateApplication => "createApplication",
+            Operation::ApplicationStatus => "applicationStatus",
+            Operation::UploadMaterial => "uploadMaterial",
+            Operation::SubmitApplication => "submitApplication",
+            Operation::IssueNotice => "issueNotice",
+            Operation::QueryNotice => "queryNotice",
+            Operation::ConfirmPayment => "confirmPayment",
+            Operation::CancelPayment => "cancelPayment",
+            Operation::RenderDocument => "renderDocument",
+            Operation::Evaluate => "evaluate",
+            Operation::AppointmentSlots => "appointmentSlots",
+            Operation::BookAppointment => "bookAppointment",
+            Operation::ReconciliationReport => "reconciliationReport",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|o| o.id() == id)
+    }
+
+    /// The HTTP method.
+    pub fn method(self) -> &'static str {
+        match self {
+            Operation::SyncCatalogue
+            | Operation::LookupLicences
+            | Operation::ApplicationStatus
+            | Operation::QueryNotice
+            | Operation::AppointmentSlots
+            | Operation::ReconciliationReport => "GET",
+            _ => "POST",
+        }
+    }
+
+    /// The path template under [`wire::BASE_PATH`], in axum's `{name}` syntax (OpenAPI's too).
+    pub fn route(self) -> &'static str {
+        match self {
+            Operation::VerifyIdentity => "/identity/verifications",
+            Operation::QrIdentity => "/identity/qr",
+            Operation::SyncCatalogue => "/catalogue",
+            Operation::LookupLicences => "/subjects/{subject}/licences",
+            Operation::CreateApplication => "/applications",
+            Operation::ApplicationStatus => "/applications/{applicationId}",
+            Operation::UploadMaterial => "/applications/{applicationId}/materials",
+            Operation::SubmitApplication => "/applications/{applicationId}/submission",
+            Operation::IssueNotice => "/notices",
+            Operation::QueryNotice => "/notices/{noticeNumber}",
+            Operation::ConfirmPayment => "/notices/{noticeNumber}/payments",
+            Operation::CancelPayment => {
+                "/notices/{noticeNumber}/payments/{receiptNumber}/cancellation"
+            }
+            Operation::RenderDocument => "/documents",
+            Operation::Evaluate => "/evaluations",
+            Operation::AppointmentSlots => "/appointments/slots",
+            Operation::BookAppointment => "/appointments",
+            Operation::ReconciliationReport => "/reconciliation/{date}",
+        }
+    }
+
+    /// The operation a request's method and matched route template name.
+    pub fn from_route(method: &str, template: &str) -> Option<Operation> {
+        let route = template.strip_prefix(wire::BASE_PATH)?;
+        Operation::ALL
+            .into_iter()
+            .find(|o| o.method() == method && o.route() == route)
+    }
+
+    /// A POST: it changes something, carries an idempotency key.
+    pub fn has_effect(self) -> bool {
+        self.method() == "POST"
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_is_in_the_openapi_document() {
+        let openapi = include_str!("../../../docs/openapi.yaml");
+        for op in Operation::ALL {
+            assert!(
+                openapi.contains(&format!("operationId: {}\n", op.id())),
+                "{op} is not in docs/openapi.yaml"
+            );
+            assert!(
+                openapi.contains(&format!("\n  {}:\n", op.route())),
+                "{} is not a path of docs/openapi.yaml",
+                op.route()
+            );
+            assert_eq!(Operation::from_id(op.id()), Some(op));
+        }
+        assert_eq!(openapi.matches("operationId:").count(), Operation::ALL.len());
+    }
+}
