@@ -10,3 +10,4 @@ pub mod pki;
 pub mod registry;
 pub mod tls;
 pub mod platform;
+pub mod sandbox;

@@ -8,6 +8,7 @@ mod calendar;
 mod catalogue;
 mod codec;
 mod data;
+mod sandbox;
 mod validate;
 
 use std::io::Write;
@@ -46,6 +47,9 @@ enum Command {
     /// The service catalogue and the offer planner.
     #[command(subcommand)]
     Catalogue(catalogue::CatalogueCommand),
+    /// The sandbox government-service platform on its own (docs/platform-api.md): plain HTTP
+    /// unless --tls.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +85,7 @@ pub fn main() -> ExitCode {
             calendar::day(data, &date, site.as_deref())
         }
         Command::Catalogue(command) => catalogue::run(data, command),
+        Command::Sandbox(args) => sandbox::run(data, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,4 +109,37 @@ pub(crate) fn emit(line: &str) -> Result<(), Failure> {
     writeln!(out, "{line}")
         .and_then(|()| out.flush())
         .map_err(|e| Failure::Refused(format!("cannot write to stdout: {e}")))
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
 }
