@@ -7,7 +7,7 @@
 pub mod cli;
 pub mod gateway;
 pub mod pki;
-pub mod registry;
-pub mod tls;
 pub mod platform;
+pub mod registry;
 pub mod sandbox;
+pub mod tls;

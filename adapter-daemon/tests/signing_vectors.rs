@@ -1,4 +1,9 @@
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 //! The signing vectors of fixtures/platform/signing-vectors.toml, both algorithms.
 
 use adapter_daemon::platform::signing::{
@@ -127,7 +132,10 @@ fn key(keys: &Keys, algorithm: Algorithm) -> SigningKey {
 fn the_sm2_public_key_belongs_to_the_private_key() {
     let v = vectors();
     let signing = SigningKey::sm2_hex(&v.keys.sm2_private_hex).unwrap();
-    assert_eq!(signing.verifier().public_hex().unwrap(), v.keys.sm2_public_hex);
+    assert_eq!(
+        signing.verifier().public_hex().unwrap(),
+        v.keys.sm2_public_hex
+    );
     VerifyingKey::sm2_hex(&v.keys.sm2_public_hex).unwrap();
 }
 
@@ -154,7 +162,11 @@ fn request_vectors() {
         key.verifier().verify(&canonical, &r.signature).unwrap();
         // One changed byte anywhere and it no longer verifies.
         let tampered = canonical.replacen("BANK", "BANQ", 1);
-        assert!(key.verifier().verify(&tampered, &r.signature).is_err(), "{}", r.name);
+        assert!(
+            key.verifier().verify(&tampered, &r.signature).is_err(),
+            "{}",
+            r.name
+        );
     }
 }
 
@@ -171,8 +183,17 @@ fn response_vectors() {
         let canonical = parts.canonical(r.algorithm);
         assert_eq!(canonical, r.canonical, "{}: canonical string", r.name);
         let key = key(&v.keys, r.algorithm);
-        assert_eq!(key.sign(&canonical).unwrap(), r.signature, "{}: signature", r.name);
-        let other_status = ResponseParts { status: 201, ..parts }.canonical(r.algorithm);
+        assert_eq!(
+            key.sign(&canonical).unwrap(),
+            r.signature,
+            "{}: signature",
+            r.name
+        );
+        let other_status = ResponseParts {
+            status: 201,
+            ..parts
+        }
+        .canonical(r.algorithm);
         assert!(key.verifier().verify(&other_status, &r.signature).is_err());
     }
 }
@@ -204,7 +225,10 @@ fn a_query_signs_the_same_in_any_order() {
 fn keys_are_refused_precisely() {
     assert!(SigningKey::hmac(b"short").is_err());
     assert!(SigningKey::sm2_hex("00").is_err());
-    assert!(SigningKey::sm2_hex(&"0".repeat(64)).is_err(), "zero is not a key");
+    assert!(
+        SigningKey::sm2_hex(&"0".repeat(64)).is_err(),
+        "zero is not a key"
+    );
     assert!(VerifyingKey::sm2_hex("04abcd").is_err());
     let key = SigningKey::hmac(b"0123456789abcdef").unwrap();
     assert!(format!("{key:?}").contains("[secret]"));

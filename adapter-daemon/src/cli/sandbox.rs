@@ -68,13 +68,16 @@ pub(crate) fn dev_ca(dir: &Path) -> Result<DevCa, Failure> {
     let key = dir.join("ca-key.pem");
     let refused = |what: &str, e: &dyn std::fmt::Display| Failure::Refused(format!("{what}: {e}"));
     if cert.exists() && key.exists() {
-        let c = std::fs::read_to_string(&cert).map_err(|e| refused(&cert.display().to_string(), &e))?;
-        let k = std::fs::read_to_string(&key).map_err(|e| refused(&key.display().to_string(), &e))?;
+        let c =
+            std::fs::read_to_string(&cert).map_err(|e| refused(&cert.display().to_string(), &e))?;
+        let k =
+            std::fs::read_to_string(&key).map_err(|e| refused(&key.display().to_string(), &e))?;
         return DevCa::load(&c, &k).map_err(|e| refused(&cert.display().to_string(), &e));
     }
     std::fs::create_dir_all(dir).map_err(|e| refused(&dir.display().to_string(), &e))?;
     let ca = DevCa::generate().map_err(|e| refused("development CA", &e))?;
-    std::fs::write(&cert, &ca.ca.certificate_pem).map_err(|e| refused(&cert.display().to_string(), &e))?;
+    std::fs::write(&cert, &ca.ca.certificate_pem)
+        .map_err(|e| refused(&cert.display().to_string(), &e))?;
     write_private(&key, &ca.ca.key_pem).map_err(|e| refused(&key.display().to_string(), &e))?;
     tracing::info!(ca = %cert.display(), "created a development CA");
     Ok(ca)
@@ -143,7 +146,9 @@ pub(crate) fn run(data: Option<&Path>, args: SandboxArgs) -> Result<(), Failure>
             .map_err(|e| Failure::Refused(e.to_string()))?;
         let sandbox = Sandbox::new(set, &sandbox_data, options);
         let scheme = if tls.is_some() { "https" } else { "http" };
-        emit(&format!("sandbox platform listening on {scheme}://{local}{BASE_PATH}"))?;
+        emit(&format!(
+            "sandbox platform listening on {scheme}://{local}{BASE_PATH}"
+        ))?;
         if let Some((_, ca)) = &tls {
             emit(&format!("  its certificate is issued by {}", ca.display()))?;
         }
@@ -158,7 +163,10 @@ pub(crate) fn run(data: Option<&Path>, args: SandboxArgs) -> Result<(), Failure>
             .serve(listener, tls.map(|(c, _)| c), super::shutdown_signal())
             .await
             .map_err(|e| Failure::Refused(format!("sandbox: {e}")))?;
-        tracing::info!(requests = sandbox.requests_seen(), "sandbox platform stopped");
+        tracing::info!(
+            requests = sandbox.requests_seen(),
+            "sandbox platform stopped"
+        );
         Ok(())
     })
 }

@@ -13,9 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapter_core::platform::{
-    self as core, ErrorClass, PlatformApi, PlatformError,
-};
+use adapter_core::platform::{self as core, ErrorClass, PlatformApi, PlatformError};
 use adapter_protocols::tsp::Sensitive;
 use async_trait::async_trait;
 use rand::Rng as _;
@@ -163,7 +161,11 @@ impl Request {
         }
     }
 
-    fn json(mut self, body: &impl Serialize, key: Option<String>) -> Result<Request, PlatformError> {
+    fn json(
+        mut self,
+        body: &impl Serialize,
+        key: Option<String>,
+    ) -> Result<Request, PlatformError> {
         self.body = Some(serde_json::to_vec(body).map_err(|e| {
             PlatformError::new(ErrorClass::Final, "ENCODE", format!("request body: {e}"))
         })?);
@@ -303,7 +305,10 @@ impl PlatformClient {
                 error(
                     ErrorClass::Retryable,
                     "CIRCUIT_OPEN",
-                    format!("{op}: the platform failed repeatedly; calls resume in {} ms", wait.as_millis()),
+                    format!(
+                        "{op}: the platform failed repeatedly; calls resume in {} ms",
+                        wait.as_millis()
+                    ),
                 ),
                 None,
             ));
@@ -318,7 +323,11 @@ impl PlatformClient {
             .min(remaining);
         let outcome = tokio::time::timeout(timeout, async {
             let _permit = self.in_flight.acquire().await.map_err(|_| {
-                error(ErrorClass::Retryable, "CLIENT_CLOSED", "the client is shutting down")
+                error(
+                    ErrorClass::Retryable,
+                    "CLIENT_CLOSED",
+                    "the client is shutting down",
+                )
             })?;
             self.exchange(request, url).await
         })
@@ -334,7 +343,8 @@ impl PlatformClient {
             Ok(answer) => classify(op, answer),
             Err(e) => (Err(e), None),
         };
-        let platform_failed = matches!(&result, Err(e) if e.is_retryable() && e.code != "RATE_LIMITED");
+        let platform_failed =
+            matches!(&result, Err(e) if e.is_retryable() && e.code != "RATE_LIMITED");
         if self.breakers.record(op, platform_failed, Instant::now()) {
             tracing::warn!(operation = op.id(), "platform circuit breaker opened");
         }
@@ -408,12 +418,15 @@ impl PlatformClient {
             headers,
             body,
         };
-        // A gateway in front of the platform may answer 429/5xx itself, unsigned: such an
-        // answer says nothing we act on beyond "try again", so it needs no signature.
-        if status == 429 || status >= 500 {
+        // A gateway in front of the platform may answer 429/5xx itself, unsigned, and the
+        // platform cannot sign a 401 for a caller whose key it does not know. None of these
+        // says anything we act on beyond "not now" (a confirmation is deferred, never reversed),
+        // so they need no signature. Everything else must verify.
+        if status == 401 || status == 429 || status >= 500 {
             return Ok(answer);
         }
-        self.verify(&answer, &nonce).map_err(|e| bad_response(op, "BAD_SIGNATURE", e))?;
+        self.verify(&answer, &nonce)
+            .map_err(|e| bad_response(op, "BAD_SIGNATURE", e))?;
         Ok(answer)
     }
 
@@ -435,7 +448,10 @@ impl PlatformClient {
         };
         self.config
             .platform_key
-            .verify(&parts.canonical(self.config.platform_key.algorithm()), signature)
+            .verify(
+                &parts.canonical(self.config.platform_key.algorithm()),
+                signature,
+            )
             .map_err(|e| format!("response signature: {e}"))
     }
 
@@ -530,7 +546,11 @@ fn classify(op: Operation, answer: Answer) -> (Result<Answer, PlatformError>, Op
         400 | 409 | 422 => ErrorClass::Final,
         _ => {
             return (
-                Err(bad_response(op, "UNEXPECTED_STATUS", format!("HTTP {status}"))),
+                Err(bad_response(
+                    op,
+                    "UNEXPECTED_STATUS",
+                    format!("HTTP {status}"),
+                )),
                 None,
             );
         }
@@ -556,7 +576,11 @@ fn classify(op: Operation, answer: Answer) -> (Result<Answer, PlatformError>, Op
 fn parse<T: DeserializeOwned>(op: Operation, answer: &Answer) -> Result<T, PlatformError> {
     serde_json::from_slice(&answer.body).map_err(|e| {
         // serde_json's message names the field and position, never the value.
-        bad_response(op, "BAD_SCHEMA", format!("the answer breaks the contract: {e}"))
+        bad_response(
+            op,
+            "BAD_SCHEMA",
+            format!("the answer breaks the contract: {e}"),
+        )
     })
 }
 
@@ -708,7 +732,10 @@ impl PlatformApi for PlatformClient {
             op,
             &["applications", &submission.application_id, "submission"],
         )
-        .json(&wire::SubmissionRequest {}, Some(submission.idempotency_key))?;
+        .json(
+            &wire::SubmissionRequest {},
+            Some(submission.idempotency_key),
+        )?;
         let submitted: wire::Submitted = self.get(request).await?;
         let submitted = checked(op, submitted)?;
         Ok(core::Submitted {

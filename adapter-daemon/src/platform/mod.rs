@@ -126,10 +126,59 @@ impl Operation {
             .find(|o| o.method() == method && o.route() == route)
     }
 
+    /// The operation a request's method and raw path (with the base path) address, and its
+    /// percent-decoded path parameters in template order.
+    pub fn resolve(method: &str, path: &str) -> Result<(Operation, Vec<String>), Unresolved> {
+        let rest = path
+            .strip_prefix(wire::BASE_PATH)
+            .ok_or(Unresolved::NoSuchPath)?;
+        let segments: Vec<&str> = rest.split('/').skip(1).collect();
+        let mut other_method = false;
+        for op in Operation::ALL {
+            let template: Vec<&str> = op.route().split('/').skip(1).collect();
+            if template.len() != segments.len() {
+                continue;
+            }
+            let mut params = Vec::new();
+            let matched = template.iter().zip(&segments).all(|(t, s)| {
+                if t.starts_with('{') {
+                    match percent_encoding::percent_decode_str(s).decode_utf8() {
+                        Ok(v) if !v.is_empty() => {
+                            params.push(v.into_owned());
+                            true
+                        }
+                        _ => false,
+                    }
+                } else {
+                    t == s
+                }
+            });
+            if matched {
+                if op.method() == method {
+                    return Ok((op, params));
+                }
+                other_method = true;
+            }
+        }
+        Err(if other_method {
+            Unresolved::OtherMethod
+        } else {
+            Unresolved::NoSuchPath
+        })
+    }
+
     /// A POST: it changes something, carries an idempotency key.
     pub fn has_effect(self) -> bool {
         self.method() == "POST"
     }
+}
+
+/// Why a request addresses no operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unresolved {
+    NoSuchPath,
+    /// The path is an operation's, under another method.
+    OtherMethod,
 }
 
 impl std::fmt::Display for Operation {
@@ -147,7 +196,7 @@ mod tests {
         let openapi = include_str!("../../../docs/openapi.yaml");
         for op in Operation::ALL {
             assert!(
-                openapi.contains(&format!("operationId: {}\n", op.id())),
+                openapi.contains(&format!("\n      operationId: {}\n", op.id())),
                 "{op} is not in docs/openapi.yaml"
             );
             assert!(
@@ -157,6 +206,41 @@ mod tests {
             );
             assert_eq!(Operation::from_id(op.id()), Some(op));
         }
-        assert_eq!(openapi.matches("operationId:").count(), Operation::ALL.len());
+        assert_eq!(
+            openapi.matches("\n      operationId: ").count(),
+            Operation::ALL.len()
+        );
+    }
+
+    #[test]
+    fn paths_resolve_to_operations_with_decoded_parameters() {
+        assert_eq!(
+            Operation::resolve("POST", "/gsp/v1/notices/4401/payments/R-1/cancellation"),
+            Ok((Operation::CancelPayment, vec!["4401".into(), "R-1".into()]))
+        );
+        assert_eq!(
+            Operation::resolve("GET", "/gsp/v1/subjects/S%2D1/licences"),
+            Ok((Operation::LookupLicences, vec!["S-1".into()]))
+        );
+        assert_eq!(
+            Operation::resolve("GET", "/gsp/v1/appointments/slots"),
+            Ok((Operation::AppointmentSlots, vec![]))
+        );
+        assert_eq!(
+            Operation::resolve("DELETE", "/gsp/v1/notices/1"),
+            Err(Unresolved::OtherMethod)
+        );
+        assert_eq!(
+            Operation::resolve("GET", "/gsp/v1/notices/"),
+            Err(Unresolved::NoSuchPath)
+        );
+        assert_eq!(
+            Operation::resolve("GET", "/gsp/v2/catalogue"),
+            Err(Unresolved::NoSuchPath)
+        );
+        assert_eq!(
+            Operation::resolve("GET", "/gsp/v1/notices/%FF"),
+            Err(Unresolved::NoSuchPath)
+        );
     }
 }

@@ -282,17 +282,15 @@ pub fn generate_sm2_private_hex() -> String {
 /// The current time as the contract writes timestamps.
 pub fn timestamp(now: time::OffsetDateTime) -> String {
     let utc = now.to_offset(time::UtcOffset::UTC);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     utc.format(format).unwrap_or_default()
 }
 
 /// Parses a contract timestamp.
 pub fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     time::PrimitiveDateTime::parse(text, format)
         .ok()
         .map(|t| t.assume_utc())

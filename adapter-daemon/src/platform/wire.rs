@@ -146,6 +146,24 @@ fn amount(field: &'static str, fen: u64) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A JSON integer as JSON Schema means it: `2` and `2.0` alike (the contract's `integer`).
+fn integer<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9_007_199_254_740_992.0)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| serde::de::Error::custom("not a whole number in range"))
+}
+
 const MAX_IMAGE_BASE64: usize = 4_000_000;
 
 /// Base64 (standard alphabet, padded) of image bytes.
@@ -419,6 +437,7 @@ impl Check for Submitted {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NoticeRequest {
     pub application_id: String,
+    #[serde(deserialize_with = "integer")]
     pub amount_fen: u64,
 }
 
@@ -475,6 +494,7 @@ pub enum PaymentMethod {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaymentConfirmation {
+    #[serde(deserialize_with = "integer")]
     pub amount_fen: u64,
     pub method: PaymentMethod,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -547,6 +567,7 @@ impl Check for DocumentRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Evaluation {
     pub reference: String,
+    #[serde(deserialize_with = "integer")]
     pub score: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<Sensitive<String>>,
@@ -685,6 +706,21 @@ mod tests {
         check.check().unwrap();
         check.name = Sensitive::new(" 张三".into());
         assert_eq!(check.check().unwrap_err().field, "name");
+    }
+
+    #[test]
+    fn integers_may_be_written_as_whole_floats() {
+        let e: Evaluation =
+            serde_json::from_str(r#"{"reference":"R","score":4.0,"terminalId":"T"}"#).unwrap();
+        assert_eq!(e.score, 4);
+        assert!(
+            serde_json::from_str::<Evaluation>(r#"{"reference":"R","score":4.5,"terminalId":"T"}"#)
+                .is_err()
+        );
+        assert!(
+            serde_json::from_str::<Evaluation>(r#"{"reference":"R","score":300,"terminalId":"T"}"#)
+                .is_err()
+        );
     }
 
     #[test]

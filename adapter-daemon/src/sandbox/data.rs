@@ -242,7 +242,10 @@ impl Collector {
         });
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&mut self, (file, text): &(String, String)) -> Option<T> {
+    fn parse<T: serde::de::DeserializeOwned>(
+        &mut self,
+        (file, text): &(String, String),
+    ) -> Option<T> {
         match toml::from_str(text) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -278,8 +281,14 @@ impl SandboxData {
             let mut codes = HashSet::new();
             for p in &f.citizen {
                 let entry = Some(p.subject.as_str());
-                if wire::subject("subject", &p.subject).is_err() || !subjects.insert(p.subject.clone()) {
-                    c.add(file, entry, "the subject is not [A-Za-z0-9-]{1,64} or is not unique");
+                if wire::subject("subject", &p.subject).is_err()
+                    || !subjects.insert(p.subject.clone())
+                {
+                    c.add(
+                        file,
+                        entry,
+                        "the subject is not [A-Za-z0-9-]{1,64} or is not unique",
+                    );
                 }
                 // The error names the rule, never the number.
                 if let Err(e) = CitizenId::parse(&p.id_number, today) {
@@ -289,9 +298,16 @@ impl SandboxData {
                     c.add(file, entry, "id_number is not unique");
                 }
                 if wire::short_text("name", &p.name, 64).is_err() {
-                    c.add(file, entry, "name must be 1 to 64 characters without outer spaces");
+                    c.add(
+                        file,
+                        entry,
+                        "name must be 1 to 64 characters without outer spaces",
+                    );
                 }
-                if p.qr_code.is_empty() || !p.qr_code.bytes().all(|b| b.is_ascii_graphic()) || !codes.insert(p.qr_code.clone()) {
+                if p.qr_code.is_empty()
+                    || !p.qr_code.bytes().all(|b| b.is_ascii_graphic())
+                    || !codes.insert(p.qr_code.clone())
+                {
                     c.add(file, entry, "qr_code must be unique visible ASCII");
                 }
             }
@@ -305,7 +321,11 @@ impl SandboxData {
                 }
                 match LicenceId::parse(&l.licence_id) {
                     Ok(id) if id.type_code() != l.licence_type => {
-                        c.add(file, entry, "the identifier's type code is not licence_type");
+                        c.add(
+                            file,
+                            entry,
+                            "the identifier's type code is not licence_type",
+                        );
                     }
                     Ok(_) => {}
                     Err(e) => c.add(file, entry, format!("licence_id: {e}")),
@@ -317,8 +337,14 @@ impl SandboxData {
             let mut numbers = HashSet::new();
             for n in &f.notice {
                 let entry = Some(n.notice_number.as_str());
-                if wire::notice_number(&n.notice_number).is_err() || !numbers.insert(&n.notice_number) {
-                    c.add(file, entry, "notice_number must be 1 to 50 letters or digits, unique");
+                if wire::notice_number(&n.notice_number).is_err()
+                    || !numbers.insert(&n.notice_number)
+                {
+                    c.add(
+                        file,
+                        entry,
+                        "notice_number must be 1 to 50 letters or digits, unique",
+                    );
                 }
                 if !(1..=100_000_000_000).contains(&n.amount_fen) {
                     c.add(file, entry, "amount_fen out of range 1..=100000000000");
@@ -338,7 +364,11 @@ impl SandboxData {
                             c.add(file, entry, "receipt_number must be letters, digits and -");
                         }
                     }
-                    _ => c.add(file, entry, "a paid notice has both paid_at and receipt_number"),
+                    _ => c.add(
+                        file,
+                        entry,
+                        "a paid notice has both paid_at and receipt_number",
+                    ),
                 }
             }
         }
@@ -358,7 +388,11 @@ impl SandboxData {
                     }
                 }
                 if !(5..=240).contains(&h.slot_minutes) || h.capacity == 0 {
-                    c.add(file, entry, "slot_minutes must be 5..=240 and capacity at least 1");
+                    c.add(
+                        file,
+                        entry,
+                        "slot_minutes must be 5..=240 and capacity at least 1",
+                    );
                 }
                 if wire::token("id", &h.id, 1, 16, |ch| ch.is_ascii_alphanumeric()).is_err() {
                     c.add(file, entry, "id must be 1 to 16 letters or digits");
@@ -412,15 +446,17 @@ fn load_settings(c: &mut Collector, file: &str, s: SettingsDef) -> Option<Settin
                 }),
                 Err(e) => c.add(file, entry, e.to_string()),
             },
-            ("SM2-SM3", None, Some(public)) => match (VerifyingKey::sm2_hex(&public), &platform_key) {
-                (Ok(request_key), Some(answer_key)) => apps.push(App {
-                    id: a.id,
-                    request_key,
-                    answer_key: answer_key.clone(),
-                }),
-                (Err(e), _) => c.add(file, entry, e.to_string()),
-                (Ok(_), None) => {}
-            },
+            ("SM2-SM3", None, Some(public)) => {
+                match (VerifyingKey::sm2_hex(&public), &platform_key) {
+                    (Ok(request_key), Some(answer_key)) => apps.push(App {
+                        id: a.id,
+                        request_key,
+                        answer_key: answer_key.clone(),
+                    }),
+                    (Err(e), _) => c.add(file, entry, e.to_string()),
+                    (Ok(_), None) => {}
+                }
+            }
             _ => c.add(
                 file,
                 entry,
@@ -434,7 +470,11 @@ fn load_settings(c: &mut Collector, file: &str, s: SettingsDef) -> Option<Settin
         max_ms: s.latency.max_ms,
     };
     if latency.p99_ms < latency.median_ms || latency.max_ms > 600_000 {
-        c.add(file, Some("latency"), "p99_ms must be at least median_ms, max_ms at most 600000");
+        c.add(
+            file,
+            Some("latency"),
+            "p99_ms must be at least median_ms, max_ms at most 600000",
+        );
     }
     let maintenance = if s.maintenance.daily.is_empty() {
         None
@@ -454,14 +494,26 @@ fn load_settings(c: &mut Collector, file: &str, s: SettingsDef) -> Option<Settin
             continue;
         }
         let Some(op) = Operation::from_id(&name) else {
-            c.add(file, Some("faults"), format!("{name} is not an operationId of docs/openapi.yaml"));
+            c.add(
+                file,
+                Some("faults"),
+                format!("{name} is not an operationId of docs/openapi.yaml"),
+            );
             continue;
         };
         match value.try_into::<FaultRates>() {
-            Ok(rates) if [rates.unavailable, rates.lost_answer, rates.hang].iter().all(|r| (0.0..=1.0).contains(r)) => {
+            Ok(rates)
+                if [rates.unavailable, rates.lost_answer, rates.hang]
+                    .iter()
+                    .all(|r| (0.0..=1.0).contains(r)) =>
+            {
                 faults.insert(op, rates);
             }
-            Ok(_) => c.add(file, Some(&name), "fault rates are probabilities, 0.0..=1.0"),
+            Ok(_) => c.add(
+                file,
+                Some(&name),
+                "fault rates are probabilities, 0.0..=1.0",
+            ),
             Err(e) => c.add(file, Some(&name), e.to_string()),
         }
     }
@@ -503,13 +555,28 @@ mod tests {
     #[test]
     fn every_problem_is_reported_without_the_personal_data() {
         let mut files = shipped();
-        files.citizens.1 = files.citizens.1.replace("440106198503151014", "440106198503151015");
+        files.citizens.1 = files
+            .citizens
+            .1
+            .replace("440106198503151014", "440106198503151015");
         files.licences.1 = files.licences.1.replace("SUBJ-0003", "SUBJ-9999");
-        files.settings.1 = files.settings.1.replace("[faults]", "[faults.payEverything]\nhang = 2.0\n[faults]");
+        files.settings.1 = files
+            .settings
+            .1
+            .replace("[faults]", "[faults.payEverything]\nhang = 2.0\n[faults]");
         let problems = SandboxData::load(&files, today()).unwrap_err().to_string();
-        assert!(problems.contains("sandbox/citizens.toml: SUBJ-0001: id_number"), "{problems}");
+        assert!(
+            problems.contains("sandbox/citizens.toml: SUBJ-0001: id_number"),
+            "{problems}"
+        );
         assert!(!problems.contains("44010619850315101"), "{problems}");
-        assert!(problems.contains("no citizen has subject SUBJ-9999"), "{problems}");
-        assert!(problems.contains("payEverything is not an operationId"), "{problems}");
+        assert!(
+            problems.contains("no citizen has subject SUBJ-9999"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("payEverything is not an operationId"),
+            "{problems}"
+        );
     }
 }

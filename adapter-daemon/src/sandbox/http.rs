@@ -16,53 +16,18 @@ use tokio::sync::mpsc;
 
 use super::world::{Params, Reply};
 use super::{Fault, Sandbox, Stored, lock};
-use crate::platform::Operation;
 use crate::platform::signing::{
     self, HEADER_APP_ID, HEADER_IDEMPOTENCY_KEY, HEADER_METHOD, HEADER_NONCE, HEADER_SIGNATURE,
     HEADER_TIMESTAMP, RequestParts, ResponseParts, SigningKey, TIMESTAMP_TOLERANCE_SECONDS,
 };
-use crate::platform::wire::{self, BASE_PATH};
+use crate::platform::wire;
+use crate::platform::{Operation, Unresolved};
 
 /// The largest request body accepted (a material scan with headroom).
 const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 
 pub(super) fn router(sandbox: Sandbox) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(sandbox)
-}
-
-/// The operation and decoded path parameters of `method path`; `Err(true)` when the path
-/// exists under another method.
-fn route(method: &str, path: &str) -> Result<(Operation, Vec<String>), bool> {
-    let rest = path.strip_prefix(BASE_PATH).ok_or(false)?;
-    let segments: Vec<&str> = rest.split('/').skip(1).collect();
-    let mut other_method = false;
-    for op in Operation::ALL {
-        let template: Vec<&str> = op.route().split('/').skip(1).collect();
-        if template.len() != segments.len() {
-            continue;
-        }
-        let mut params = Vec::new();
-        let matched = template.iter().zip(&segments).all(|(t, s)| {
-            if t.starts_with('{') {
-                match percent_encoding::percent_decode_str(s).decode_utf8() {
-                    Ok(v) if !v.is_empty() => {
-                        params.push(v.into_owned());
-                        true
-                    }
-                    _ => false,
-                }
-            } else {
-                t == s
-            }
-        });
-        if matched {
-            if op.method() == method {
-                return Ok((op, params));
-            }
-            other_method = true;
-        }
-    }
-    Err(other_method)
 }
 
 /// Who is calling, once authenticated.
@@ -88,23 +53,49 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
     let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
         Ok(b) => b,
         Err(_) => {
-            let reply = Reply::error(400, "BAD_REQUEST", format!("the body exceeds {MAX_REQUEST_BYTES} bytes or was cut off"));
+            let reply = Reply::error(
+                400,
+                "BAD_REQUEST",
+                format!("the body exceeds {MAX_REQUEST_BYTES} bytes or was cut off"),
+            );
             return respond(reply, None, "");
         }
     };
-    let (op, path_params) = match route(&method, &path) {
+    let (op, path_params) = match Operation::resolve(&method, &path) {
         Ok(found) => found,
-        Err(true) => {
-            return respond(Reply::error(405, "METHOD_NOT_ALLOWED", "the path exists under another method"), None, "");
+        Err(Unresolved::OtherMethod) => {
+            return respond(
+                Reply::error(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    "the path exists under another method",
+                ),
+                None,
+                "",
+            );
         }
-        Err(false) => return respond(Reply::error(404, "NO_SUCH_PATH", "no operation of the contract has this path"), None, ""),
+        Err(Unresolved::NoSuchPath) => {
+            return respond(
+                Reply::error(
+                    404,
+                    "NO_SUCH_PATH",
+                    "no operation of the contract has this path",
+                ),
+                None,
+                "",
+            );
+        }
     };
     let inner = &sandbox.inner;
 
     // The platform's front door: maintenance, authentication, rate limit.
     if in_maintenance(&sandbox) {
-        let reply = Reply::error(503, "MAINTENANCE", "the platform is in its maintenance window")
-            .with_header("retry-after", "60".into());
+        let reply = Reply::error(
+            503,
+            "MAINTENANCE",
+            "the platform is in its maintenance window",
+        )
+        .with_header("retry-after", "60".into());
         return respond(reply, None, "");
     }
     let caller = match authenticate(&sandbox, &method, &path, &query, &headers, &bytes) {
@@ -126,7 +117,14 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
     }
     let fault = next_fault(&sandbox, op);
     if fault == Some(Fault::Unavailable) {
-        return sign(Reply::error(503, "INJECTED_UNAVAILABLE", "the sandbox was told to be unavailable").with_header("retry-after", "1".into()));
+        return sign(
+            Reply::error(
+                503,
+                "INJECTED_UNAVAILABLE",
+                "the sandbox was told to be unavailable",
+            )
+            .with_header("retry-after", "1".into()),
+        );
     }
 
     // Parameters.
@@ -137,10 +135,22 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
             .collect(),
         if_none_match: header(&headers, "if-none-match").map(str::to_owned),
     };
+    if params.if_none_match.as_ref().is_some_and(|t| t.len() > 200) {
+        return sign(Reply::invalid(&wire::Invalid {
+            field: "If-None-Match",
+            problem: "too long",
+        }));
+    }
     let key = header(&headers, HEADER_IDEMPOTENCY_KEY).map(str::to_owned);
     if op.has_effect() {
         match &key {
-            None => return sign(Reply::error(400, "IDEMPOTENCY_KEY_MISSING", "every POST carries an Idempotency-Key")),
+            None => {
+                return sign(Reply::error(
+                    400,
+                    "IDEMPOTENCY_KEY_MISSING",
+                    "every POST carries an Idempotency-Key",
+                ));
+            }
             Some(k) => {
                 if let Err(e) = wire::idempotency_key(k) {
                     return sign(Reply::invalid(&e));
@@ -167,9 +177,10 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
             h.finalize().into()
         };
         match stored_key.as_ref().and_then(|k| core.idempotency.get(k)) {
-            Some(stored) if stored.fingerprint == fingerprint => {
-                stored.reply.clone().with_header("idempotent-replayed", "true".into())
-            }
+            Some(stored) if stored.fingerprint == fingerprint => stored
+                .reply
+                .clone()
+                .with_header("idempotent-replayed", "true".into()),
             Some(_) => Reply::error(
                 422,
                 "IDEMPOTENCY_KEY_REUSED",
@@ -198,7 +209,11 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
     };
 
     match fault {
-        Some(Fault::LostAnswer) => sign(Reply::error(503, "INJECTED_LOST_ANSWER", "the sandbox lost the answer after acting")),
+        Some(Fault::LostAnswer) => sign(Reply::error(
+            503,
+            "INJECTED_LOST_ANSWER",
+            "the sandbox lost the answer after acting",
+        )),
         Some(Fault::Hang(d)) => {
             tokio::time::sleep(d).await;
             sign(reply)
@@ -207,7 +222,9 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
             let mut response = sign(reply);
             response.headers_mut().insert(
                 HEADER_SIGNATURE,
-                axum::http::HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+                axum::http::HeaderValue::from_static(
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                ),
             );
             response
         }
@@ -251,7 +268,9 @@ fn authenticate(
     if !inner.options.require_signature {
         // Contract testing: nothing is checked; answers are signed when the app is known.
         return Ok(Caller {
-            app: app_id.filter(|a| inner.apps.contains_key(*a)).map(str::to_owned),
+            app: app_id
+                .filter(|a| inner.apps.contains_key(*a))
+                .map(str::to_owned),
             nonce,
         });
     }
@@ -261,7 +280,10 @@ fn authenticate(
         header(headers, HEADER_METHOD),
         header(headers, HEADER_SIGNATURE),
     ) else {
-        return Err(unauthorised("SIGNATURE_MISSING", "the request is not signed (X-App-Id, X-Timestamp, X-Nonce, X-Signature-Method, X-Signature)"));
+        return Err(unauthorised(
+            "SIGNATURE_MISSING",
+            "the request is not signed (X-App-Id, X-Timestamp, X-Nonce, X-Signature-Method, X-Signature)",
+        ));
     };
     let app = inner
         .apps
@@ -269,16 +291,25 @@ fn authenticate(
         .ok_or_else(|| unauthorised("APP_UNKNOWN", "the app id is not registered"))?;
     let algorithm = app.request_key.algorithm();
     if signing::Algorithm::from_name(method_name) != Some(algorithm) {
-        return Err(unauthorised("SIGNATURE_METHOD", "the app is registered for another signature method"));
+        return Err(unauthorised(
+            "SIGNATURE_METHOD",
+            "the app is registered for another signature method",
+        ));
     }
     let now = time::OffsetDateTime::now_utc();
     let skew_ok = signing::parse_timestamp(timestamp)
         .is_some_and(|t| (now - t).whole_seconds().abs() <= TIMESTAMP_TOLERANCE_SECONDS);
     if !skew_ok {
-        return Err(unauthorised("TIMESTAMP_SKEW", "X-Timestamp is malformed or more than 300 s from the platform's clock"));
+        return Err(unauthorised(
+            "TIMESTAMP_SKEW",
+            "X-Timestamp is malformed or more than 300 s from the platform's clock",
+        ));
     }
     if !signing::valid_nonce(&nonce) {
-        return Err(unauthorised("NONCE_INVALID", "X-Nonce must be 16 to 64 characters of [A-Za-z0-9_-]"));
+        return Err(unauthorised(
+            "NONCE_INVALID",
+            "X-Nonce must be 16 to 64 characters of [A-Za-z0-9_-]",
+        ));
     }
     let parts = RequestParts {
         method,
@@ -300,7 +331,9 @@ fn authenticate(
     }
     let expiry = now + time::Duration::seconds(2 * TIMESTAMP_TOLERANCE_SECONDS);
     match nonces.insert((app_id.to_owned(), nonce.clone()), expiry) {
-        Some(previous) if previous > now => Err(unauthorised("NONCE_REPLAYED", "this nonce was used before")),
+        Some(previous) if previous > now => {
+            Err(unauthorised("NONCE_REPLAYED", "this nonce was used before"))
+        }
         _ => Ok(Caller {
             app: Some(app_id.to_owned()),
             nonce,
@@ -321,8 +354,12 @@ fn rate_limited(sandbox: &Sandbox, app: &str) -> Option<Reply> {
     }
     entry.1 += 1;
     (entry.1 > limit).then(|| {
-        Reply::error(429, "RATE_LIMITED", format!("more than {limit} requests per second"))
-            .with_header("retry-after", "1".into())
+        Reply::error(
+            429,
+            "RATE_LIMITED",
+            format!("more than {limit} requests per second"),
+        )
+        .with_header("retry-after", "1".into())
     })
 }
 
@@ -350,7 +387,11 @@ fn sample_latency(l: &super::data::Latency) -> Duration {
 
 fn next_fault(sandbox: &Sandbox, op: Operation) -> Option<Fault> {
     let mut faults = lock(&sandbox.inner.faults);
-    if let Some(f) = faults.scripted.get_mut(&op).and_then(std::collections::VecDeque::pop_front) {
+    if let Some(f) = faults
+        .scripted
+        .get_mut(&op)
+        .and_then(std::collections::VecDeque::pop_front)
+    {
         return Some(f);
     }
     let rates = faults.rates.get(&op).copied()?;
@@ -398,7 +439,9 @@ fn respond(reply: Reply, key: Option<&SigningKey>, nonce: &str) -> Response {
 /// `response` with its body trickled out a byte at a time over `over`.
 async fn slow(response: Response, over: Duration) -> Response {
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let step = over / u32::try_from(bytes.len().max(1)).unwrap_or(u32::MAX);
     let stream = futures_util::stream::unfold((bytes, 0usize), move |(bytes, i)| async move {
         if i >= bytes.len() {
@@ -415,12 +458,18 @@ async fn slow(response: Response, over: Duration) -> Response {
 /// up the others; failed handshakes are logged and dropped.
 #[derive(Debug)]
 pub struct TlsListener {
-    accepted: mpsc::Receiver<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, SocketAddr)>,
+    accepted: mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
     local: SocketAddr,
 }
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, tls: Arc<rustls::ServerConfig>) -> std::io::Result<TlsListener> {
+    pub fn new(
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<TlsListener> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -440,17 +489,23 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    {
                         Ok(Ok(stream)) => {
                             let _ = tx.send((stream, peer)).await;
                         }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "sandbox: TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "sandbox: TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(%peer, "sandbox: TLS handshake timed out"),
                     }
                 });
             }
         });
-        Ok(TlsListener { accepted: rx, local })
+        Ok(TlsListener {
+            accepted: rx,
+            local,
+        })
     }
 }
 
@@ -488,7 +543,11 @@ pub(super) async fn serve(
                     .with_graceful_shutdown(graceful)
                     .await
             }
-            None => axum::serve(listener, router).with_graceful_shutdown(graceful).await,
+            None => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(graceful)
+                    .await
+            }
         }
     };
     tokio::pin!(server);

@@ -175,7 +175,11 @@ impl Sandbox {
     /// How many times `op` took effect (first executions that succeeded; replays of an
     /// idempotency key do not count).
     pub fn effects(&self, op: Operation) -> u64 {
-        lock(&self.inner.core).effects.get(&op).copied().unwrap_or(0)
+        lock(&self.inner.core)
+            .effects
+            .get(&op)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Payments recorded and not cancelled.

@@ -47,7 +47,10 @@ impl Glyphs<'_> {
     fn glyph(&mut self, c: char) -> (u16, f32) {
         let (c, old) = match self.face.glyph_index(c) {
             Some(g) => (c, g),
-            None => ('?', self.face.glyph_index('?').unwrap_or(ttf_parser::GlyphId(0))),
+            None => (
+                '?',
+                self.face.glyph_index('?').unwrap_or(ttf_parser::GlyphId(0)),
+            ),
         };
         let new = self.remapper.remap(old.0);
         if !self.chars.iter().any(|(g, _)| *g == new) {
@@ -117,7 +120,12 @@ pub fn render(doc: &DocumentText) -> Result<(Vec<u8>, u32), PdfError> {
     let mut pages: Vec<Vec<Placed>> = vec![Vec::new()];
     let bottom = MARGIN + BODY_SIZE * 2.0;
     let mut y = PAGE_HEIGHT - MARGIN - TITLE_SIZE;
-    for line in wrap(&mut glyphs, &doc.title, TITLE_SIZE, PAGE_WIDTH - 2.0 * MARGIN) {
+    for line in wrap(
+        &mut glyphs,
+        &doc.title,
+        TITLE_SIZE,
+        PAGE_WIDTH - 2.0 * MARGIN,
+    ) {
         let (codes, width) = glyphs.shape(&line, TITLE_SIZE);
         if let Some(page) = pages.last_mut() {
             page.push(Placed {
@@ -249,8 +257,10 @@ pub fn render(doc: &DocumentText) -> Result<(Vec<u8>, u32), PdfError> {
         .cap_height(ascender)
         .stem_v(80.0)
         .font_file2(font_file);
-    pdf.stream(font_file, &subset)
-        .pair(Name(b"Length1"), i32::try_from(subset.len()).unwrap_or(i32::MAX));
+    pdf.stream(font_file, &subset).pair(
+        Name(b"Length1"),
+        i32::try_from(subset.len()).unwrap_or(i32::MAX),
+    );
     let mut cmap = UnicodeCmap::new(Name(b"Custom"), system_info);
     for (g, c) in &glyphs.chars {
         cmap.pair(*g, *c);
@@ -307,7 +317,11 @@ mod tests {
         assert!(pdf.starts_with(b"%PDF-1.7"));
         assert!(pdf.ends_with(b"%%EOF\n") || pdf.ends_with(b"%%EOF"));
         assert_eq!(pages, 1);
-        assert!(pdf.len() < 200_000, "only the glyphs used are embedded: {}", pdf.len());
+        assert!(
+            pdf.len() < 200_000,
+            "only the glyphs used are embedded: {}",
+            pdf.len()
+        );
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("/FontFile2") && text.contains("/ToUnicode"));
         assert!(text.contains("/Identity-H"));
@@ -317,7 +331,9 @@ mod tests {
     fn long_documents_get_more_pages() {
         let doc = DocumentText {
             title: "缴费明细".into(),
-            lines: (1..=80).map(|i| (format!("{i}月"), "养老保险 1,234.56元".to_owned())).collect(),
+            lines: (1..=80)
+                .map(|i| (format!("{i}月"), "养老保险 1,234.56元".to_owned()))
+                .collect(),
             footer: String::new(),
         };
         let (_, pages) = render(&doc).unwrap();

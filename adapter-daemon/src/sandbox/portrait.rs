@@ -59,9 +59,7 @@ pub fn portrait(id_number: &str) -> Vec<u8> {
             };
             bmp.extend_from_slice(&colour);
         }
-        for _ in WIDTH * 3..row_bytes {
-            bmp.push(0);
-        }
+        bmp.extend(std::iter::repeat_n(0, (row_bytes - WIDTH * 3) as usize));
     }
     bmp
 }

@@ -176,17 +176,29 @@ fn cst(now: OffsetDateTime) -> PrimitiveDateTime {
 }
 
 fn ymd(date: Date) -> String {
-    format!("{:04}{:02}{:02}", date.year(), u8::from(date.month()), date.day())
+    format!(
+        "{:04}{:02}{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 fn iso_date(date: Date) -> String {
-    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 /// The masked ID number printed on documents: the first 6 and last 4 characters.
 fn masked(id_number: &str) -> String {
     let head = id_number.get(..6).unwrap_or_default();
-    let tail = id_number.get(id_number.len().saturating_sub(4)..).unwrap_or_default();
+    let tail = id_number
+        .get(id_number.len().saturating_sub(4)..)
+        .unwrap_or_default();
     format!("{head}********{tail}")
 }
 
@@ -263,12 +275,22 @@ impl World {
     fn subject_known(&self, subject: &str) -> Result<(), Reply> {
         match self.citizen_by_subject(subject) {
             Some(_) => Ok(()),
-            None => Err(Reply::error(404, "SUBJECT_NOT_FOUND", "no citizen has this subject")),
+            None => Err(Reply::error(
+                404,
+                "SUBJECT_NOT_FOUND",
+                "no citizen has this subject",
+            )),
         }
     }
 
     /// Answers `op`. `now` is the platform's clock.
-    pub fn handle(&mut self, op: Operation, params: &Params, bytes: &[u8], now: OffsetDateTime) -> Reply {
+    pub fn handle(
+        &mut self,
+        op: Operation,
+        params: &Params,
+        bytes: &[u8],
+        now: OffsetDateTime,
+    ) -> Reply {
         let result = match op {
             Operation::VerifyIdentity => self.verify_identity(bytes),
             Operation::QrIdentity => self.qr_identity(bytes),
@@ -309,18 +331,35 @@ impl World {
             .citizens
             .iter()
             .find(|c| c.id_number == *check.id_number.expose())
-            .ok_or_else(|| Reply::error(404, "CITIZEN_NOT_FOUND", "no citizen has this ID number"))?;
+            .ok_or_else(|| {
+                Reply::error(404, "CITIZEN_NOT_FOUND", "no citizen has this ID number")
+            })?;
         if citizen.name != *check.name.expose() {
-            return Err(Reply::error(422, "NAME_MISMATCH", "the name does not match the ID number"));
+            return Err(Reply::error(
+                422,
+                "NAME_MISMATCH",
+                "the name does not match the ID number",
+            ));
         }
         let photo = portrait(&citizen.id_number);
-        let chip = check.chip_photo.decode("chipPhoto").map_err(|e| Reply::invalid(&e))?;
+        let chip = check
+            .chip_photo
+            .decode("chipPhoto")
+            .map_err(|e| Reply::invalid(&e))?;
         if chip != photo {
-            return Err(Reply::error(422, "CHIP_PHOTO_MISMATCH", "the chip photo is not the registered one"));
+            return Err(Reply::error(
+                422,
+                "CHIP_PHOTO_MISMATCH",
+                "the chip photo is not the registered one",
+            ));
         }
         let face = check.face.decode("face").map_err(|e| Reply::invalid(&e))?;
         if face != photo {
-            return Err(Reply::error(422, "FACE_MISMATCH", "the live face does not match the photo"));
+            return Err(Reply::error(
+                422,
+                "FACE_MISMATCH",
+                "the live face does not match the photo",
+            ));
         }
         Ok(Self::verified(citizen, wire::Assurance::ChipAndFace))
     }
@@ -331,7 +370,9 @@ impl World {
             .citizens
             .iter()
             .find(|c| c.qr_code == *check.code.expose())
-            .ok_or_else(|| Reply::error(404, "QR_CODE_UNKNOWN", "the code is unknown or expired"))?;
+            .ok_or_else(|| {
+                Reply::error(404, "QR_CODE_UNKNOWN", "the code is unknown or expired")
+            })?;
         Ok(Self::verified(citizen, wire::Assurance::AppQrCode))
     }
 
@@ -356,14 +397,16 @@ impl World {
             .iter()
             .filter(|i| i.enabled)
             .filter_map(|i| {
-                catalogue.item(i.code.basic().as_str()).map(|item| wire::CatalogueEntry {
-                    implementing_code: i.code.as_str().to_owned(),
-                    basic_code: item.code.as_str().to_owned(),
-                    name: item.name.clone(),
-                    division: i.division.to_string(),
-                    body: i.body.clone(),
-                    self_service: i.self_service,
-                })
+                catalogue
+                    .item(i.code.basic().as_str())
+                    .map(|item| wire::CatalogueEntry {
+                        implementing_code: i.code.as_str().to_owned(),
+                        basic_code: item.code.as_str().to_owned(),
+                        name: item.name.clone(),
+                        division: i.division.to_string(),
+                        body: i.body.clone(),
+                        self_service: i.self_service,
+                    })
             })
             .collect();
         Reply::json(
@@ -442,7 +485,8 @@ impl World {
                 let steps = if self.application_step <= Duration::ZERO {
                     3
                 } else {
-                    ((now - at).whole_seconds() / self.application_step.whole_seconds().max(1)).max(0)
+                    ((now - at).whole_seconds() / self.application_step.whole_seconds().max(1))
+                        .max(0)
                 };
                 match steps {
                     0 => wire::ApplicationStatus::Submitted,
@@ -480,7 +524,11 @@ impl World {
         let upload: wire::MaterialUpload = body(bytes)?;
         let a = self.application(&id)?;
         if a.submitted_at.is_some() {
-            return Err(Reply::error(409, "APPLICATION_NOT_DRAFT", "the application was submitted"));
+            return Err(Reply::error(
+                409,
+                "APPLICATION_NOT_DRAFT",
+                "the application was submitted",
+            ));
         }
         if let wire::MaterialContent::ELicence { licence_id } = &upload.content {
             let held = self
@@ -488,7 +536,11 @@ impl World {
                 .get(&a.subject)
                 .is_some_and(|l| l.iter().any(|l| &l.licence_id == licence_id));
             if !held {
-                return Err(Reply::error(422, "LICENCE_NOT_HELD", "the applicant holds no such e-licence"));
+                return Err(Reply::error(
+                    422,
+                    "LICENCE_NOT_HELD",
+                    "the applicant holds no such e-licence",
+                ));
             }
         }
         let a = self
@@ -520,7 +572,12 @@ impl World {
         iso_date(date)
     }
 
-    fn submit_application(&mut self, params: &Params, bytes: &[u8], now: OffsetDateTime) -> Result<Reply, Reply> {
+    fn submit_application(
+        &mut self,
+        params: &Params,
+        bytes: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Reply, Reply> {
         let id = params.path(0).to_owned();
         self.application(&id)?;
         let _: wire::SubmissionRequest = body(bytes)?;
@@ -533,7 +590,11 @@ impl World {
             .get_mut(&id)
             .ok_or_else(|| Reply::error(404, "APPLICATION_NOT_FOUND", "no such application"))?;
         if a.submitted_at.is_some() {
-            return Err(Reply::error(409, "APPLICATION_ALREADY_SUBMITTED", "the application was submitted before"));
+            return Err(Reply::error(
+                409,
+                "APPLICATION_ALREADY_SUBMITTED",
+                "the application was submitted before",
+            ));
         }
         let case_number = format!("GD{}{:06}", ymd(today), seq);
         a.submitted_at = Some(now);
@@ -563,7 +624,10 @@ impl World {
 
     fn issue_notice(&mut self, bytes: &[u8], now: OffsetDateTime) -> Result<Reply, Reply> {
         let request: wire::NoticeRequest = body(bytes)?;
-        let code = self.application(&request.application_id)?.implementing_code.clone();
+        let code = self
+            .application(&request.application_id)?
+            .implementing_code
+            .clone();
         let payee = self
             .data
             .catalogue
@@ -598,22 +662,39 @@ impl World {
         Ok(Reply::json(200, &Self::notice_view(n)))
     }
 
-    fn confirm_payment(&mut self, params: &Params, bytes: &[u8], now: OffsetDateTime) -> Result<Reply, Reply> {
+    fn confirm_payment(
+        &mut self,
+        params: &Params,
+        bytes: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Reply, Reply> {
         let number = params.path(0).to_owned();
         self.notice(&number)?;
         let confirmation: wire::PaymentConfirmation = body(bytes)?;
         let n = self.notice(&number)?;
         match n.status {
             wire::NoticeStatus::Paid => {
-                return Err(Reply::error(409, "NOTICE_ALREADY_PAID", "the notice is paid already"));
+                return Err(Reply::error(
+                    409,
+                    "NOTICE_ALREADY_PAID",
+                    "the notice is paid already",
+                ));
             }
             wire::NoticeStatus::Cancelled => {
-                return Err(Reply::error(409, "NOTICE_CANCELLED", "the notice was cancelled"));
+                return Err(Reply::error(
+                    409,
+                    "NOTICE_CANCELLED",
+                    "the notice was cancelled",
+                ));
             }
             wire::NoticeStatus::Unpaid => {}
         }
         if n.amount_fen != confirmation.amount_fen {
-            return Err(Reply::error(422, "AMOUNT_MISMATCH", "the amount is not the notice's"));
+            return Err(Reply::error(
+                422,
+                "AMOUNT_MISMATCH",
+                "the amount is not the notice's",
+            ));
         }
         let local = cst(now);
         let receipt = format!("R-{}-{:06}", ymd(local.date()), self.next());
@@ -629,10 +710,20 @@ impl World {
             paid_at: local,
             cancelled: false,
         });
-        Ok(Reply::json(200, &wire::ConfirmedPayment { receipt_number: receipt }))
+        Ok(Reply::json(
+            200,
+            &wire::ConfirmedPayment {
+                receipt_number: receipt,
+            },
+        ))
     }
 
-    fn cancel_payment(&mut self, params: &Params, bytes: &[u8], now: OffsetDateTime) -> Result<Reply, Reply> {
+    fn cancel_payment(
+        &mut self,
+        params: &Params,
+        bytes: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Reply, Reply> {
         let number = params.path(0).to_owned();
         let receipt = params.path(1).to_owned();
         self.notice(&number)?;
@@ -643,9 +734,15 @@ impl World {
             .payments
             .iter_mut()
             .find(|p| p.notice_number == number && p.receipt_number == receipt)
-            .ok_or_else(|| Reply::error(404, "PAYMENT_NOT_FOUND", "no such payment of this notice"))?;
+            .ok_or_else(|| {
+                Reply::error(404, "PAYMENT_NOT_FOUND", "no such payment of this notice")
+            })?;
         if payment.cancelled {
-            return Err(Reply::error(409, "PAYMENT_ALREADY_CANCELLED", "the payment was cancelled before"));
+            return Err(Reply::error(
+                409,
+                "PAYMENT_ALREADY_CANCELLED",
+                "the payment was cancelled before",
+            ));
         }
         payment.cancelled = true;
         // The debt remains: the notice can be paid again.
@@ -665,9 +762,9 @@ impl World {
         let request: wire::DocumentRequest = body(bytes)?;
         let mut lines = vec![("业务编号".to_owned(), request.reference.clone())];
         if let Some(subject) = &request.subject {
-            let citizen = self
-                .citizen_by_subject(subject)
-                .ok_or_else(|| Reply::error(404, "SUBJECT_NOT_FOUND", "no citizen has this subject"))?;
+            let citizen = self.citizen_by_subject(subject).ok_or_else(|| {
+                Reply::error(404, "SUBJECT_NOT_FOUND", "no citizen has this subject")
+            })?;
             lines.push(("姓名".to_owned(), citizen.name.clone()));
             lines.push(("公民身份号码".to_owned(), masked(&citizen.id_number)));
             if let Ok(id) = CitizenId::parse(&citizen.id_number, cst(now).date()) {
@@ -694,8 +791,8 @@ impl World {
             lines,
             footer: "广东政务服务沙箱平台生成 · 仅供测试 · 不具法律效力".to_owned(),
         };
-        let (pdf, pages) = pdf::render(&doc)
-            .map_err(|e| Reply::error(500, "RENDERING_FAILED", e.to_string()))?;
+        let (pdf, pages) =
+            pdf::render(&doc).map_err(|e| Reply::error(500, "RENDERING_FAILED", e.to_string()))?;
         Ok(Reply {
             status: 200,
             content_type: "application/pdf",
@@ -723,7 +820,11 @@ impl World {
             .filter(move |h| h.division == *division || Some(h.division) == city)
     }
 
-    fn slots_of(&self, hall: &Hall, date: Date) -> Vec<(String, PrimitiveDateTime, PrimitiveDateTime)> {
+    fn slots_of(
+        &self,
+        hall: &Hall,
+        date: Date,
+    ) -> Vec<(String, PrimitiveDateTime, PrimitiveDateTime)> {
         if !self.data.calendar.day(date).is_working_day() {
             return Vec::new();
         }
@@ -732,11 +833,21 @@ impl World {
             let mut minute = session.from;
             while minute + hall.slot_minutes <= session.to {
                 let at = |m: u16| {
-                    Time::from_hms(u8::try_from(m / 60).unwrap_or(0), u8::try_from(m % 60).unwrap_or(0), 0)
-                        .map(|t| PrimitiveDateTime::new(date, t))
+                    Time::from_hms(
+                        u8::try_from(m / 60).unwrap_or(0),
+                        u8::try_from(m % 60).unwrap_or(0),
+                        0,
+                    )
+                    .map(|t| PrimitiveDateTime::new(date, t))
                 };
                 if let (Ok(start), Ok(end)) = (at(minute), at(minute + hall.slot_minutes)) {
-                    let id = format!("{}-{}-{:02}{:02}", hall.id, ymd(date), minute / 60, minute % 60);
+                    let id = format!(
+                        "{}-{}-{:02}{:02}",
+                        hall.id,
+                        ymd(date),
+                        minute / 60,
+                        minute % 60
+                    );
                     slots.push((id, start, end));
                 }
                 minute += hall.slot_minutes;
@@ -747,7 +858,8 @@ impl World {
 
     fn remaining(&self, hall: &Hall, slot_id: &str) -> u32 {
         let booked = self.bookings.get(slot_id).map_or(0, Vec::len);
-        hall.capacity.saturating_sub(u32::try_from(booked).unwrap_or(u32::MAX))
+        hall.capacity
+            .saturating_sub(u32::try_from(booked).unwrap_or(u32::MAX))
     }
 
     fn appointment_slots(&self, params: &Params, now: OffsetDateTime) -> Result<Reply, Reply> {
@@ -767,7 +879,12 @@ impl World {
             .parse()
             .ok()
             .filter(|d| (1..=31).contains(d))
-            .ok_or_else(|| Reply::invalid(&Invalid { field: "days", problem: "must be 1..=31" }))?;
+            .ok_or_else(|| {
+                Reply::invalid(&Invalid {
+                    field: "days",
+                    problem: "must be 1..=31",
+                })
+            })?;
         let item_takes_appointments = self
             .data
             .catalogue
@@ -778,7 +895,9 @@ impl World {
         if item_takes_appointments {
             for hall in self.halls_for(&division) {
                 for d in 0..days {
-                    let Some(date) = from.checked_add(Duration::days(d)) else { break };
+                    let Some(date) = from.checked_add(Duration::days(d)) else {
+                        break;
+                    };
                     for (id, start, end) in self.slots_of(hall, date) {
                         let remaining = self.remaining(hall, &id);
                         if start > local_now && remaining > 0 {
@@ -803,23 +922,38 @@ impl World {
         let not_found = || Reply::error(404, "SLOT_NOT_FOUND", "no such appointment slot");
         let (hall_id, rest) = request.slot_id.split_once('-').ok_or_else(not_found)?;
         let date_text = rest.get(..8).ok_or_else(not_found)?;
-        let hall = self.halls.iter().find(|h| h.id == hall_id).ok_or_else(not_found)?;
-        let date = Date::parse(date_text, time::macros::format_description!("[year][month][day]"))
-            .map_err(|_| not_found())?;
+        let hall = self
+            .halls
+            .iter()
+            .find(|h| h.id == hall_id)
+            .ok_or_else(not_found)?;
+        let date = Date::parse(
+            date_text,
+            time::macros::format_description!("[year][month][day]"),
+        )
+        .map_err(|_| not_found())?;
         let (_, start, _) = self
             .slots_of(hall, date)
             .into_iter()
             .find(|(id, _, _)| *id == request.slot_id)
             .ok_or_else(not_found)?;
         if start <= cst(now) {
-            return Err(Reply::error(409, "SLOT_PASSED", "the slot has begun or passed"));
+            return Err(Reply::error(
+                409,
+                "SLOT_PASSED",
+                "the slot has begun or passed",
+            ));
         }
         if self.remaining(hall, &request.slot_id) == 0 {
             return Err(Reply::error(409, "SLOT_FULL", "the slot is fully booked"));
         }
         let booked = self.bookings.entry(request.slot_id.clone()).or_default();
         if booked.contains(&request.subject) {
-            return Err(Reply::error(409, "ALREADY_BOOKED", "the citizen holds this slot already"));
+            return Err(Reply::error(
+                409,
+                "ALREADY_BOOKED",
+                "the citizen holds this slot already",
+            ));
         }
         booked.push(request.subject);
         let seq = self.next();
