@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod gateway;
+pub mod journal;
 pub mod pki;
 pub mod platform;
 pub mod registry;

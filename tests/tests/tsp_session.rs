@@ -17,7 +17,7 @@ use adapter_core::platform::*;
 use adapter_core::session::JournalEntry;
 use adapter_core::shipped::{DataSet, shipped};
 use adapter_daemon::gateway::tsp::{
-    JournalError, JournalRecord, JournalSink, TspConfig, TspGateway,
+    JournalError, JournalEvent, JournalRecord, JournalSink, TspConfig, TspGateway,
 };
 use adapter_daemon::pki::{CertifiedKey, DevCa};
 use adapter_daemon::registry::TerminalRegistry;
@@ -44,7 +44,10 @@ impl MemoryJournal {
             .lock()
             .unwrap()
             .iter()
-            .map(|r| r.entry.clone())
+            .filter_map(|r| match &r.event {
+                JournalEvent::Engine(entry) => Some(entry.clone()),
+                _ => None,
+            })
             .collect()
     }
 }

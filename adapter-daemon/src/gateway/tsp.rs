@@ -15,16 +15,13 @@ use std::time::Duration;
 use adapter_core::calendar::CST;
 use adapter_core::plan::{Reason, Terminal, offer};
 use adapter_core::platform::{ErrorClass, PlatformApi, PlatformError, execute};
-use adapter_core::session::{
-    Action, Input, ItemPlan, JournalEntry, Session, SessionConfig, TimerId,
-};
+use adapter_core::session::{Action, Input, ItemPlan, Session, SessionConfig, TimerId};
 use adapter_core::shipped::DataSet;
 use adapter_core::terminal::{Device, DeviceSet, TerminalProfile};
 use adapter_protocols::tsp::{
     self, AckStatus, Command, CompletionCode, CompletionPayload, MAX_FRAME_BYTES, Message,
     Sensitive, Unsolicited, VERSION,
 };
-use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
@@ -37,30 +34,12 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info, warn};
 
+pub use crate::journal::{JournalError, JournalEvent, JournalRecord, JournalSink};
 use crate::registry::{RegisteredTerminal, TerminalRegistry};
 use crate::tls::peer_common_name;
 
 /// The WebSocket path of TSP 1.
 pub const PATH: &str = "/tsp/v1";
-
-/// One journal record: an engine entry with its session and terminal.
-#[derive(Debug, Clone)]
-pub struct JournalRecord {
-    pub session_id: String,
-    pub terminal_id: String,
-    pub entry: JournalEntry,
-}
-
-/// The journal could not take a record.
-#[derive(Debug, thiserror::Error)]
-#[error("journal: {0}")]
-pub struct JournalError(pub String);
-
-/// Where session records go, durably and in order.
-#[async_trait]
-pub trait JournalSink: Send + Sync {
-    async fn append(&self, record: JournalRecord) -> Result<(), JournalError>;
-}
 
 /// Gateway limits and timing.
 #[derive(Debug, Clone)]
@@ -127,6 +106,8 @@ enum SessionMsg {
     Detach,
     Platform {
         call: adapter_core::session::CallId,
+        name: &'static str,
+        millis: u64,
         result: Result<adapter_core::platform::PlatformReply, PlatformError>,
     },
     Timer(TimerId),
@@ -513,6 +494,14 @@ struct Actor {
 
 impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<SessionMsg>) {
+        let opened = JournalEvent::SessionOpened {
+            profile: self.terminal.profile.clone(),
+            site: self.terminal.site.clone(),
+        };
+        if !self.journal(opened).await {
+            self.gateway.forget(&self.token);
+            return;
+        }
         let idle = self.gateway.config.idle_timeout;
         let warning = Duration::from_secs(30).min(idle / 2);
         let mut last_activity = tokio::time::Instant::now();
@@ -567,6 +556,9 @@ impl Actor {
                     .await;
                     self.last_request = self.last_request.max(resume_request);
                     info!(session = %self.session_id, "TSP session resumed");
+                    if !self.journal(JournalEvent::SessionResumed).await {
+                        break;
+                    }
                     self.engine.handle(Input::Resumed)
                 }
                 SessionMsg::Detach => {
@@ -574,7 +566,24 @@ impl Actor {
                     debug!(session = %self.session_id, "TSP connection dropped");
                     self.engine.handle(Input::Disconnected)
                 }
-                SessionMsg::Platform { call, result } => {
+                SessionMsg::Platform {
+                    call,
+                    name,
+                    millis,
+                    result,
+                } => {
+                    let error = result
+                        .as_ref()
+                        .err()
+                        .map(|e| (format!("{:?}", e.class), e.code.clone()));
+                    let event = JournalEvent::PlatformCall {
+                        call: name,
+                        millis,
+                        error,
+                    };
+                    if !self.journal(event).await {
+                        break;
+                    }
                     self.engine.handle(Input::Platform { call, result })
                 }
                 SessionMsg::Timer(id) => {
@@ -602,6 +611,7 @@ impl Actor {
         for (_, timer) in self.timers.drain() {
             timer.abort();
         }
+        let _ = self.journal(JournalEvent::SessionEnded).await;
         self.gateway.forget(&self.token);
         info!(session = %self.session_id, "TSP session ended");
     }
@@ -612,25 +622,37 @@ impl Actor {
         }
     }
 
+    /// Journals `event` before anything that follows it; `false` (and the terminal told the
+    /// service is closing) when the journal refused it: the session must stop rather than act
+    /// unrecorded.
+    async fn journal(&mut self, event: JournalEvent) -> bool {
+        let record = JournalRecord {
+            session_id: self.session_id.clone(),
+            terminal_id: self.terminal.id.clone(),
+            event,
+        };
+        match self.gateway.journal.append(record).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(session = %self.session_id, error = %e, "journal write failed: stopping the session");
+                self.send(Message::Unsolicited(Unsolicited::ServiceClosing(
+                    tsp::ServiceClosing {
+                        at: String::new(),
+                        reason: "service temporarily unavailable".to_owned(),
+                    },
+                )))
+                .await;
+                false
+            }
+        }
+    }
+
     /// Carries out the engine's actions in order; `false` if the session must stop.
     async fn perform(&mut self, actions: Vec<Action>) -> bool {
         for action in actions {
             match action {
                 Action::Journal(entry) => {
-                    let record = JournalRecord {
-                        session_id: self.session_id.clone(),
-                        terminal_id: self.terminal.id.clone(),
-                        entry,
-                    };
-                    if let Err(e) = self.gateway.journal.append(record).await {
-                        tracing::error!(session = %self.session_id, error = %e, "journal write failed: stopping the session");
-                        self.send(Message::Unsolicited(Unsolicited::ServiceClosing(
-                            tsp::ServiceClosing {
-                                at: String::new(),
-                                reason: "service temporarily unavailable".to_owned(),
-                            },
-                        )))
-                        .await;
+                    if !self.journal(JournalEvent::Engine(entry)).await {
                         return false;
                     }
                 }
@@ -646,6 +668,7 @@ impl Actor {
                     let limit = self.gateway.config.platform_timeout;
                     let name = call.name();
                     tokio::spawn(async move {
+                        let started = std::time::Instant::now();
                         let result =
                             match tokio::time::timeout(limit, execute(platform.as_ref(), call))
                                 .await
@@ -657,7 +680,16 @@ impl Actor {
                                     format!("{name} took longer than {limit:?}"),
                                 )),
                             };
-                        let _ = tx.send(SessionMsg::Platform { call: id, result }).await;
+                        let millis =
+                            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        let _ = tx
+                            .send(SessionMsg::Platform {
+                                call: id,
+                                name,
+                                millis,
+                                result,
+                            })
+                            .await;
                     });
                 }
                 Action::SetTimer { id, after } => {

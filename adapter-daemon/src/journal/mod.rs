@@ -1,0 +1,204 @@
+//! The journal: every session event and platform call, durably, in order, hash-chained, with
+//! personal fields encrypted (AES-256-GCM), written before the terminal is answered.
+//!
+//! [`Journal`] is the writer: sessions hand it records and wait for the commit; a single task
+//! numbers, seals and chains them and commits whatever has queued up in one transaction (group
+//! commit), so many sessions share one fsync. Storage is behind [`JournalStore`]: SQLite in WAL
+//! mode today ([`sqlite::SqliteStore`]), PostgreSQL later. [`verify::verify`] walks the chain.
+
+pub mod cipher;
+pub mod record;
+pub mod sqlite;
+pub mod verify;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+pub use cipher::FieldCipher;
+pub use record::{GENESIS, JournalEvent, JournalRecord, Sealed};
+
+/// Storage failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("journal storage: {0}")]
+pub struct StoreError(pub String);
+
+/// The journal could not take a record: the session must stop rather than act unrecorded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("journal: {0}")]
+pub struct JournalError(pub String);
+
+/// The last record: its number and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// Where sealed records are kept.
+#[async_trait]
+pub trait JournalStore: Send + Sync + std::fmt::Debug {
+    /// The head as last committed, from the head anchor (not from the records).
+    async fn head(&self) -> Result<Option<Head>, StoreError>;
+    /// Appends `batch` (consecutive, chained) and moves the head, in one transaction.
+    async fn append(&self, batch: &[Sealed]) -> Result<(), StoreError>;
+    /// Up to `limit` records with `seq > after`, by stored order.
+    async fn scan(&self, after: i64, limit: u32) -> Result<Vec<Sealed>, StoreError>;
+    /// Whether a write would succeed now (for /readyz).
+    async fn writable(&self) -> Result<(), StoreError>;
+}
+
+/// Where session records go, durably and in order: the seam between the gateway and the
+/// journal, so gateway tests can use a plain vector.
+#[async_trait]
+pub trait JournalSink: Send + Sync {
+    async fn append(&self, record: JournalRecord) -> Result<(), JournalError>;
+}
+
+/// Figures for /metrics.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    pub records: AtomicU64,
+    pub commits: AtomicU64,
+    pub failures: AtomicU64,
+    /// Records handed over and not yet committed.
+    pub queued: AtomicI64,
+    /// Microseconds of the last commit.
+    pub last_commit_micros: AtomicU64,
+}
+
+type Ack = oneshot::Sender<Result<(), JournalError>>;
+
+/// The journal writer. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Journal {
+    tx: mpsc::Sender<(JournalRecord, Ack)>,
+    stats: Arc<JournalStats>,
+    store: Arc<dyn JournalStore>,
+}
+
+/// Records committed together at most.
+const MAX_BATCH: usize = 512;
+
+impl Journal {
+    /// Starts the writer over `store`, continuing its chain.
+    pub async fn open(
+        store: Arc<dyn JournalStore>,
+        cipher: FieldCipher,
+    ) -> Result<Journal, StoreError> {
+        let head = store.head().await?;
+        let (tx, rx) = mpsc::channel(4096);
+        let stats = Arc::new(JournalStats::default());
+        tokio::spawn(writer(
+            Arc::clone(&store),
+            cipher,
+            head,
+            rx,
+            Arc::clone(&stats),
+        ));
+        Ok(Journal { tx, stats, store })
+    }
+
+    pub fn stats(&self) -> &JournalStats {
+        &self.stats
+    }
+
+    pub fn store(&self) -> &Arc<dyn JournalStore> {
+        &self.store
+    }
+}
+
+#[async_trait]
+impl JournalSink for Journal {
+    async fn append(&self, record: JournalRecord) -> Result<(), JournalError> {
+        let (ack, done) = oneshot::channel();
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send((record, ack)).await.is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(JournalError("the journal writer has stopped".into()));
+        }
+        done.await
+            .unwrap_or_else(|_| Err(JournalError("the journal writer has stopped".into())))
+    }
+}
+
+fn now_rfc3339() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(format)
+        .unwrap_or_default()
+}
+
+async fn writer(
+    store: Arc<dyn JournalStore>,
+    cipher: FieldCipher,
+    head: Option<Head>,
+    mut rx: mpsc::Receiver<(JournalRecord, Ack)>,
+    stats: Arc<JournalStats>,
+) {
+    let (mut seq, mut hash) = head.map_or((0, GENESIS.to_owned()), |h| (h.seq, h.hash));
+    while let Some(first) = rx.recv().await {
+        let mut pending = vec![first];
+        while pending.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => pending.push(more),
+                Err(_) => break,
+            }
+        }
+        let mut batch = Vec::with_capacity(pending.len());
+        let (mut next_seq, mut prev) = (seq, hash.clone());
+        for (record, _) in &pending {
+            next_seq += 1;
+            let (kind, body) = record::body(&record.event, &cipher);
+            let mut sealed = Sealed {
+                seq: next_seq,
+                at: now_rfc3339(),
+                session_id: record.session_id.clone(),
+                terminal_id: record.terminal_id.clone(),
+                kind: kind.to_owned(),
+                body: body.to_string(),
+                prev_hash: prev.clone(),
+                hash: String::new(),
+            };
+            sealed.hash = sealed.compute_hash(cipher.chain_key());
+            prev = sealed.hash.clone();
+            batch.push(sealed);
+        }
+        let started = std::time::Instant::now();
+        let result = store.append(&batch).await;
+        let n = i64::try_from(pending.len()).unwrap_or(i64::MAX);
+        stats.queued.fetch_sub(n, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                seq = next_seq;
+                hash = prev;
+                stats
+                    .records
+                    .fetch_add(pending.len() as u64, Ordering::Relaxed);
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.last_commit_micros.store(
+                    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+                for (_, ack) in pending {
+                    let _ = ack.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, records = pending.len(), "journal commit failed");
+                // The chain continues from what is stored.
+                if let Ok(Some(h)) = store.head().await {
+                    (seq, hash) = (h.seq, h.hash);
+                }
+                for (_, ack) in pending {
+                    let _ = ack.send(Err(JournalError(e.to_string())));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! What the journal holds: events of sessions and platform calls, turned into sealed, chained
+//! records. Each record's hash covers the previous record's hash and every field of its own,
+//! so editing, deleting or reordering any record breaks the chain (`stm-adapter journal verify`).
+
+use adapter_core::session::JournalEntry;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::cipher::FieldCipher;
+
+/// The hash before the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Something to journal.
+#[derive(Debug, Clone)]
+pub enum JournalEvent {
+    /// An entry of the session engine.
+    Engine(JournalEntry),
+    /// A platform call finished (or failed) after `millis`.
+    PlatformCall {
+        call: &'static str,
+        millis: u64,
+        /// `None` on success, else the error class and code.
+        error: Option<(String, String)>,
+    },
+    SessionOpened {
+        profile: String,
+        site: Option<String>,
+    },
+    SessionResumed,
+    SessionEnded,
+}
+
+/// One event of one session.
+#[derive(Debug, Clone)]
+pub struct JournalRecord {
+    pub session_id: String,
+    pub terminal_id: String,
+    pub event: JournalEvent,
+}
+
+/// A record as stored: numbered, timed, sealed and chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub seq: i64,
+    /// RFC 3339 UTC with microseconds.
+    pub at: String,
+    pub session_id: String,
+    pub terminal_id: String,
+    pub kind: String,
+    /// JSON; personal fields sealed with the journal key.
+    pub body: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Sealed {
+    /// The hash this record must carry: HMAC-SHA256 under the chain key of every field and
+    /// the previous hash.
+    pub fn compute_hash(&self, chain_key: &[u8; 32]) -> String {
+        self.hash_as(self.seq, chain_key)
+    }
+
+    /// The hash the record would carry with sequence number `seq`.
+    pub fn hash_as(&self, seq: i64, chain_key: &[u8; 32]) -> String {
+        let Ok(mut h) = Hmac::<Sha256>::new_from_slice(chain_key) else {
+            return String::new();
+        };
+        for part in [
+            self.prev_hash.as_str(),
+            &seq.to_string(),
+            &self.at,
+            &self.session_id,
+            &self.terminal_id,
+            &self.kind,
+            &self.body,
+        ] {
+            h.update(part.as_bytes());
+            h.update(b"\n");
+        }
+        hex::encode(h.finalize().into_bytes())
+    }
+}
+
+fn debug_name(value: &impl std::fmt::Debug) -> String {
+    format!("{value:?}")
+}
+
+/// The kind and JSON body of an event; personal values sealed.
+pub fn body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, Value) {
+    match event {
+        JournalEvent::Engine(entry) => engine_body(entry, cipher),
+        JournalEvent::PlatformCall {
+            call,
+            millis,
+            error,
+        } => (
+            "PlatformCall",
+            json!({
+                "call": call,
+                "millis": millis,
+                "class": error.as_ref().map(|e| &e.0),
+                "code": error.as_ref().map(|e| &e.1),
+            }),
+        ),
+        JournalEvent::SessionOpened { profile, site } => {
+            ("SessionOpened", json!({ "profile": profile, "site": site }))
+        }
+        JournalEvent::SessionResumed => ("SessionResumed", json!({})),
+        JournalEvent::SessionEnded => ("SessionEnded", json!({})),
+    }
+}
+
+fn engine_body(entry: &JournalEntry, cipher: &FieldCipher) -> (&'static str, Value) {
+    use JournalEntry as E;
+    match entry {
+        E::ItemStarted {
+            code,
+            implementing_code,
+        } => (
+            "ItemStarted",
+            json!({ "code": code, "implementingCode": implementing_code }),
+        ),
+        E::StepSent { request_id, step } => (
+            "StepSent",
+            json!({ "requestId": request_id, "step": debug_name(step) }),
+        ),
+        E::StepCompleted {
+            request_id,
+            step,
+            code,
+        } => (
+            "StepCompleted",
+            json!({ "requestId": request_id, "step": debug_name(step), "code": debug_name(code) }),
+        ),
+        E::TerminalIgnored { request_id, reason } => (
+            "TerminalIgnored",
+            json!({ "requestId": request_id, "reason": reason }),
+        ),
+        E::IdentityVerified { subject, id_number } => (
+            "IdentityVerified",
+            json!({ "subject": subject, "idNumber": cipher.seal(id_number.expose()) }),
+        ),
+        E::IdentityRefused { attempt, code } => (
+            "IdentityRefused",
+            json!({ "attempt": attempt, "code": code }),
+        ),
+        E::ApplicationCreated { application_id } => (
+            "ApplicationCreated",
+            json!({ "applicationId": application_id }),
+        ),
+        E::MaterialUploaded {
+            application_id,
+            name,
+        } => (
+            "MaterialUploaded",
+            json!({ "applicationId": application_id, "name": name }),
+        ),
+        E::ApplicationSubmitted {
+            application_id,
+            case_number,
+        } => (
+            "ApplicationSubmitted",
+            json!({ "applicationId": application_id, "caseNumber": case_number }),
+        ),
+        E::NoticeFound {
+            notice_number,
+            amount_fen,
+        } => (
+            "NoticeFound",
+            json!({ "noticeNumber": notice_number, "amountFen": amount_fen }),
+        ),
+        E::PaymentTaken {
+            method,
+            notice_number,
+            amount_fen,
+            bank_reference,
+            masked_pan,
+            idempotency_key,
+        } => (
+            "PaymentTaken",
+            json!({
+                "method": debug_name(method),
+                "noticeNumber": notice_number,
+                "amountFen": amount_fen,
+                "bankReference": bank_reference,
+                "maskedPan": masked_pan,
+                "idempotencyKey": idempotency_key,
+            }),
+        ),
+        E::PaymentConfirmed {
+            notice_number,
+            receipt_number,
+        } => (
+            "PaymentConfirmed",
+            json!({ "noticeNumber": notice_number, "receiptNumber": receipt_number }),
+        ),
+        E::ConfirmationDeferred {
+            notice_number,
+            amount_fen,
+            bank_reference,
+            idempotency_key,
+        } => (
+            "ConfirmationDeferred",
+            json!({
+                "noticeNumber": notice_number,
+                "amountFen": amount_fen,
+                "bankReference": bank_reference,
+                "idempotencyKey": idempotency_key,
+            }),
+        ),
+        E::RefundRequired {
+            notice_number,
+            amount_fen,
+            bank_reference,
+            reason,
+        } => (
+            "RefundRequired",
+            json!({
+                "noticeNumber": notice_number,
+                "amountFen": amount_fen,
+                "bankReference": bank_reference,
+                "reason": reason,
+            }),
+        ),
+        E::PaymentReversed { bank_reference } => (
+            "PaymentReversed",
+            json!({ "bankReference": bank_reference }),
+        ),
+        E::PaymentCancelled {
+            notice_number,
+            refund_reference,
+        } => (
+            "PaymentCancelled",
+            json!({ "noticeNumber": notice_number, "refundReference": refund_reference }),
+        ),
+        E::Delivered {
+            result,
+            delivery,
+            status,
+        } => (
+            "Delivered",
+            json!({ "result": result, "delivery": delivery, "status": status }),
+        ),
+        E::Rated { score } => ("Rated", json!({ "score": score })),
+        E::PlatformFailed {
+            call,
+            class,
+            code,
+            attempt,
+        } => (
+            "PlatformFailed",
+            json!({ "call": call, "class": debug_name(class), "code": code, "attempt": attempt }),
+        ),
+        E::ItemEnded {
+            outcome,
+            case_number,
+            receipt_number,
+            refund,
+        } => (
+            "ItemEnded",
+            json!({
+                "outcome": debug_name(outcome),
+                "caseNumber": case_number,
+                "receiptNumber": receipt_number,
+                "refund": refund,
+            }),
+        ),
+    }
+}
