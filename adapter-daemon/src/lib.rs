@@ -4,9 +4,13 @@
 //! (`stm-adapter serve`: TSP and ISO 8583 gateways, journal, admin API) arrives with the
 //! daemon issues. See README.md and docs/.
 
+pub mod admin;
 pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod gateway;
 pub mod journal;
+pub mod metrics;
 pub mod pki;
 pub mod platform;
 pub mod registry;

@@ -131,3 +131,65 @@ impl DevCa {
         self.issue(params)
     }
 }
+
+/// Writes a private key (or any secret) readable by its owner only.
+pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(text.as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, text)
+    }
+}
+
+fn io(path: &std::path::Path, e: std::io::Error) -> PkiError {
+    PkiError(format!("{}: {e}", path.display()))
+}
+
+impl DevCa {
+    /// The development CA in `dir` (`ca.pem`, `ca-key.pem`), created there on first use.
+    pub fn open_or_create(dir: &std::path::Path) -> Result<DevCa, PkiError> {
+        let cert = dir.join("ca.pem");
+        let key = dir.join("ca-key.pem");
+        if cert.exists() && key.exists() {
+            let c = std::fs::read_to_string(&cert).map_err(|e| io(&cert, e))?;
+            let k = std::fs::read_to_string(&key).map_err(|e| io(&key, e))?;
+            return DevCa::load(&c, &k);
+        }
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let ca = DevCa::generate()?;
+        std::fs::write(&cert, &ca.ca.certificate_pem).map_err(|e| io(&cert, e))?;
+        write_private(&key, &ca.ca.key_pem).map_err(|e| io(&key, e))?;
+        tracing::info!(ca = %cert.display(), "created a development CA");
+        Ok(ca)
+    }
+
+    /// `cert_path`/`key_path` issued by this CA, created by `issue` when missing.
+    pub fn ensure(
+        &self,
+        cert_path: &std::path::Path,
+        key_path: &std::path::Path,
+        issue: impl FnOnce(&DevCa) -> Result<CertifiedKey, PkiError>,
+    ) -> Result<bool, PkiError> {
+        if cert_path.exists() && key_path.exists() {
+            return Ok(false);
+        }
+        if let Some(parent) = cert_path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        let certified = issue(self)?;
+        std::fs::write(cert_path, &certified.certificate_pem).map_err(|e| io(cert_path, e))?;
+        write_private(key_path, &certified.key_pem).map_err(|e| io(key_path, e))?;
+        Ok(true)
+    }
+}

@@ -110,3 +110,12 @@ pub fn client_config(
         None => Ok(builder.with_no_client_auth()),
     }
 }
+
+/// A client configuration that trusts no server: for a client that only speaks plain HTTP.
+pub fn trust_nothing_client_config() -> Result<rustls::ClientConfig, TlsError> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(err)?
+        .with_root_certificates(RootCertStore::empty())
+        .with_no_client_auth())
+}

@@ -9,6 +9,7 @@ mod catalogue;
 mod codec;
 mod data;
 mod sandbox;
+mod serve;
 mod validate;
 
 use std::io::Write;
@@ -50,6 +51,15 @@ enum Command {
     /// The sandbox government-service platform on its own (docs/platform-api.md): plain HTTP
     /// unless --tls.
     Sandbox(sandbox::SandboxArgs),
+    /// The daemon: terminates STM sessions (TSP over TLS), runs them against the platform,
+    /// journals everything. With no configuration it runs on embedded defaults (docs/operations.md).
+    Serve(serve::ConfigArgs),
+    /// The daemon's configuration.
+    #[command(subcommand)]
+    Config(serve::ConfigCommand),
+    /// The daemon's journal.
+    #[command(subcommand)]
+    Journal(serve::JournalCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +83,8 @@ pub(crate) enum Failure {
     Usage(String),
     /// The command printed its answer and exits with this code (validate: 1 for invalid).
     Silent(u8),
+    /// The configuration is unusable (exit 64, EX_USAGE).
+    Config(String),
 }
 
 pub fn main() -> ExitCode {
@@ -86,6 +98,9 @@ pub fn main() -> ExitCode {
         }
         Command::Catalogue(command) => catalogue::run(data, command),
         Command::Sandbox(args) => sandbox::run(data, args),
+        Command::Serve(args) => serve::serve(data, args),
+        Command::Config(command) => serve::config(command),
+        Command::Journal(command) => serve::journal(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,6 +109,7 @@ pub fn main() -> ExitCode {
                 Failure::Refused(text) => (1, Some(text)),
                 Failure::Usage(text) => (2, Some(text)),
                 Failure::Silent(code) => (code, None),
+                Failure::Config(text) => (64, Some(format!("configuration:\n{text}"))),
             };
             if let Some(text) = text {
                 let _ = writeln!(std::io::stderr().lock(), "stm-adapter: {text}");
@@ -113,12 +129,20 @@ pub(crate) fn emit(line: &str) -> Result<(), Failure> {
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub(crate) fn init_logging() {
+    init_logging_with(crate::config::LogFormat::Pretty, "info");
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` if set, else by `level`.
+pub(crate) fn init_logging_with(format: crate::config::LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Json => builder.json().try_init(),
+        crate::config::LogFormat::Pretty => builder.try_init(),
+    };
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -62,47 +62,6 @@ pub(crate) fn load(data: Option<&Path>) -> Result<(Arc<DataSet>, SandboxData), F
     Ok((Arc::new(set), sandbox))
 }
 
-/// The development CA in `dir`, created there on first use.
-pub(crate) fn dev_ca(dir: &Path) -> Result<DevCa, Failure> {
-    let cert = dir.join("ca.pem");
-    let key = dir.join("ca-key.pem");
-    let refused = |what: &str, e: &dyn std::fmt::Display| Failure::Refused(format!("{what}: {e}"));
-    if cert.exists() && key.exists() {
-        let c =
-            std::fs::read_to_string(&cert).map_err(|e| refused(&cert.display().to_string(), &e))?;
-        let k =
-            std::fs::read_to_string(&key).map_err(|e| refused(&key.display().to_string(), &e))?;
-        return DevCa::load(&c, &k).map_err(|e| refused(&cert.display().to_string(), &e));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| refused(&dir.display().to_string(), &e))?;
-    let ca = DevCa::generate().map_err(|e| refused("development CA", &e))?;
-    std::fs::write(&cert, &ca.ca.certificate_pem)
-        .map_err(|e| refused(&cert.display().to_string(), &e))?;
-    write_private(&key, &ca.ca.key_pem).map_err(|e| refused(&key.display().to_string(), &e))?;
-    tracing::info!(ca = %cert.display(), "created a development CA");
-    Ok(ca)
-}
-
-/// Writes a private key readable by its owner only.
-pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
-        f.write_all(text.as_bytes())
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::write(path, text)
-    }
-}
-
 pub(crate) fn run(data: Option<&Path>, args: SandboxArgs) -> Result<(), Failure> {
     super::init_logging();
     let (set, sandbox_data) = load(data)?;
@@ -119,7 +78,7 @@ pub(crate) fn run(data: Option<&Path>, args: SandboxArgs) -> Result<(), Failure>
         );
     }
     let tls = if args.tls {
-        let ca = dev_ca(&args.pki)?;
+        let ca = DevCa::open_or_create(&args.pki).map_err(|e| Failure::Refused(e.to_string()))?;
         let ip = args.listen.ip().to_string();
         let cert = ca
             .server(&["localhost", "127.0.0.1", ip.as_str()])

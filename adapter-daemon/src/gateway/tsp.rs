@@ -77,7 +77,10 @@ struct SessionEntry {
 
 /// The TSP gateway, shared by its connections and sessions.
 pub struct TspGateway {
-    data: Arc<DataSet>,
+    /// The catalogue and the rest; replaced whole on reload, sessions keep the plans they made.
+    data: std::sync::RwLock<Arc<DataSet>>,
+    /// Cleared when the daemon stops: no new sessions, live ones may finish.
+    accepting: std::sync::atomic::AtomicBool,
     registry: Arc<TerminalRegistry>,
     platform: Arc<dyn PlatformApi>,
     journal: Arc<dyn JournalSink>,
@@ -131,7 +134,8 @@ impl TspGateway {
         config: TspConfig,
     ) -> Arc<TspGateway> {
         Arc::new(TspGateway {
-            data,
+            data: std::sync::RwLock::new(data),
+            accepting: std::sync::atomic::AtomicBool::new(true),
             registry,
             platform,
             journal,
@@ -139,6 +143,59 @@ impl TspGateway {
             clock: OffsetDateTime::now_utc,
             sessions: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The data sessions plan with now.
+    pub fn data(&self) -> Arc<DataSet> {
+        Arc::clone(
+            &self
+                .data
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Replaces the catalogue, profiles, calendar and sites. Live sessions keep the flows they
+    /// planned; the next offer and the next item use the new data.
+    pub fn reload(&self, data: Arc<DataSet>) {
+        *self
+            .data
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = data;
+        info!("catalogue reloaded");
+    }
+
+    /// Waits up to `deadline` for live sessions to end on their own, then asks the rest to end
+    /// and gives them a few seconds to journal their last records. Call after `serve` returned.
+    pub async fn drain(&self, deadline: Duration) {
+        self.accepting
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let until = tokio::time::Instant::now() + deadline;
+        while self.session_count() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left: Vec<mpsc::Sender<SessionMsg>> = lock(&self.sessions)
+            .values()
+            .map(|s| s.tx.clone())
+            .collect();
+        if !left.is_empty() {
+            info!(
+                sessions = left.len(),
+                "drain deadline passed: closing the remaining sessions"
+            );
+        }
+        for tx in left {
+            let _ = tx.send(SessionMsg::Shutdown).await;
+        }
+        let until = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.session_count() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether new sessions are accepted (false once the daemon is stopping).
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The number of live sessions.
@@ -156,7 +213,8 @@ impl TspGateway {
         list
     }
 
-    /// Accepts connections until `shutdown` turns true, then asks every session to end.
+    /// Accepts connections until `shutdown` turns true; then no new session opens (resumes
+    /// still do) and [`TspGateway::drain`] ends the live ones.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
@@ -181,13 +239,8 @@ impl TspGateway {
                 _ = shutdown.changed() => break,
             }
         }
-        let senders: Vec<mpsc::Sender<SessionMsg>> = lock(&self.sessions)
-            .values()
-            .map(|s| s.tx.clone())
-            .collect();
-        for tx in senders {
-            let _ = tx.send(SessionMsg::Shutdown).await;
-        }
+        self.accepting
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     async fn connection(
@@ -309,7 +362,17 @@ impl TspGateway {
                     .await;
                     return None;
                 }
-                let Some(profile) = self.data.profile(&terminal.profile).cloned() else {
+                if !self.accepting.load(std::sync::atomic::Ordering::SeqCst) {
+                    send(Message::failure(
+                        request_id,
+                        name,
+                        CompletionCode::SequenceError,
+                        "the service is closing: try again shortly",
+                    ))
+                    .await;
+                    return None;
+                }
+                let Some(profile) = self.data().profile(&terminal.profile).cloned() else {
                     send(Message::failure(
                         request_id,
                         name,
@@ -813,7 +876,8 @@ impl Actor {
         else {
             return;
         };
-        let Some(registered) = self.gateway.data.profile(&self.terminal.profile) else {
+        let data = self.gateway.data();
+        let Some(registered) = data.profile(&self.terminal.profile) else {
             return;
         };
         let mut devices: Vec<Device> = self
@@ -829,24 +893,20 @@ impl Actor {
         info!(session = %self.session_id, device = device.id(), status, "device status changed");
     }
 
-    fn terminal_view(&self) -> Terminal<'_> {
+    fn terminal_view<'a>(&'a self, data: &'a DataSet) -> Terminal<'a> {
         Terminal {
             profile: &self.profile,
             division: self.terminal.division,
-            site: self
-                .terminal
-                .site
-                .as_deref()
-                .and_then(|s| self.gateway.data.site(s)),
+            site: self.terminal.site.as_deref().and_then(|s| data.site(s)),
         }
     }
 
     fn offer_list(&self) -> tsp::OfferList {
-        let data = &self.gateway.data;
+        let data = self.gateway.data();
         let result = offer(
             &data.catalogue,
             &data.calendar,
-            &self.terminal_view(),
+            &self.terminal_view(&data),
             (self.gateway.clock)(),
         );
         tsp::OfferList {
@@ -904,11 +964,11 @@ impl Actor {
     }
 
     fn plan_item(&self, code: &str) -> Result<ItemPlan, (CompletionCode, String)> {
-        let data = &self.gateway.data;
+        let data = self.gateway.data();
         let result = offer(
             &data.catalogue,
             &data.calendar,
-            &self.terminal_view(),
+            &self.terminal_view(&data),
             (self.gateway.clock)(),
         );
         if let Some(o) = result.offered.iter().find(|o| o.item.code.as_str() == code) {

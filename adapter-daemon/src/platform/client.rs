@@ -213,9 +213,14 @@ impl PlatformClient {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("stm-adapter/", env!("CARGO_PKG_VERSION")));
-        if let Some(tls) = config.tls.clone() {
-            builder = builder.tls_backend_preconfigured(tls);
-        }
+        // reqwest needs a TLS configuration even for plain HTTP (it has no provider of its
+        // own here): one that trusts nothing will do for the loopback sandbox.
+        let tls = match config.tls.clone() {
+            Some(tls) => tls,
+            None => crate::tls::trust_nothing_client_config()
+                .map_err(|e| ClientConfigError::Http(e.to_string()))?,
+        };
+        builder = builder.tls_backend_preconfigured(tls);
         let http = builder
             .build()
             .map_err(|e| ClientConfigError::Http(e.to_string()))?;

@@ -1,0 +1,169 @@
+//! `stm-adapter serve`, `stm-adapter config check` and `stm-adapter journal verify`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::data::files;
+use super::sandbox::sandbox_files;
+use super::{Failure, emit};
+use crate::config::Config;
+use crate::daemon::{Daemon, DataSource, StartError};
+use crate::journal::FieldCipher;
+use crate::journal::sqlite::SqliteStore;
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// The configuration file (TOML); environment overrides apply on top
+    /// (STM_ADAPTER__SECTION__KEY).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the daemon keeps its state (journal, keys, development PKI); overrides data_dir.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Reads the configuration and the environment, checks everything, and prints the effective
+    /// configuration with secrets redacted. Exit 64 on a problem, naming the key.
+    Check(ConfigArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JournalCommand {
+    /// Walks the journal's hash chain: exit 0 when intact, 1 naming each edited, deleted or
+    /// reordered record.
+    Verify(ConfigArgs),
+}
+
+fn load_config(args: &ConfigArgs) -> Result<Config, Failure> {
+    let mut config =
+        Config::load(args.config.as_deref(), None).map_err(|e| Failure::Config(e.to_string()))?;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    Ok(config)
+}
+
+pub(crate) fn config(command: ConfigCommand) -> Result<(), Failure> {
+    let ConfigCommand::Check(args) = command;
+    let config = load_config(&args)?;
+    for line in config.redacted().lines() {
+        emit(line)?;
+    }
+    emit("# configuration OK")
+}
+
+pub(crate) fn journal(command: JournalCommand) -> Result<(), Failure> {
+    let JournalCommand::Verify(args) = command;
+    let config = load_config(&args)?;
+    let path = config.resolve(&config.journal.path);
+    if !path.is_file() {
+        return Err(Failure::Refused(format!(
+            "no journal at {}",
+            path.display()
+        )));
+    }
+    let key = match &config.journal.key {
+        Some(k) => k.clone(),
+        None => {
+            let file = config.resolve(&config.journal.key_file);
+            std::fs::read_to_string(&file)
+                .map_err(|e| Failure::Refused(format!("the journal key {}: {e}", file.display())))?
+                .trim()
+                .to_owned()
+        }
+    };
+    let cipher =
+        FieldCipher::from_hex(&key).map_err(|e| Failure::Config(format!("journal.key: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let report = runtime.block_on(async {
+        let store = SqliteStore::open(&path)
+            .await
+            .map_err(|e| Failure::Refused(e.to_string()))?;
+        let report = crate::journal::verify::verify(&store, cipher.chain_key())
+            .await
+            .map_err(|e| Failure::Refused(e.to_string()));
+        store.close().await;
+        report
+    })?;
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    emit(
+        &serde_json::json!({
+            "journal": path.display().to_string(),
+            "records": report.records,
+            "lastSeq": report.last_seq,
+            "intact": report.is_intact(),
+            "problems": problems,
+        })
+        .to_string(),
+    )?;
+    if report.is_intact() {
+        Ok(())
+    } else {
+        Err(Failure::Silent(1))
+    }
+}
+
+pub(crate) fn serve(data: Option<&Path>, args: ConfigArgs) -> Result<(), Failure> {
+    let config = load_config(&args)?;
+    super::init_logging_with(config.log.format, &config.log.level);
+    let data_dir = data.map(Path::to_path_buf);
+    let sandbox = sandbox_files(data)?;
+    let source = DataSource {
+        load: Box::new(move || {
+            files(data_dir.as_deref()).map_err(|f| match f {
+                Failure::Usage(t) | Failure::Refused(t) | Failure::Config(t) => t,
+                Failure::Silent(_) => "data".to_owned(),
+            })
+        }),
+        sandbox,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Refused(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let daemon = Daemon::start(config, source).await.map_err(|e| match e {
+            StartError::Config(t) => Failure::Config(t),
+            StartError::Io(t) => Failure::Refused(t),
+        })?;
+        for line in daemon.describe() {
+            emit(&line)?;
+        }
+        run_until_stopped(&daemon).await;
+        daemon.stop().await;
+        Ok(())
+    })
+}
+
+/// Reloads on SIGHUP; returns on SIGTERM or Ctrl-C.
+async fn run_until_stopped(daemon: &Daemon) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut hup), Ok(mut term)) = (
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+        ) else {
+            super::shutdown_signal().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => match daemon.reload() {
+                    Ok(items) => tracing::info!(items, "SIGHUP: catalogue reloaded"),
+                    Err(problems) => tracing::error!(%problems, "SIGHUP: reload refused, the old catalogue stays"),
+                },
+                _ = term.recv() => { tracing::info!("SIGTERM"); return; }
+                _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted"); return; }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    super::shutdown_signal().await;
+}

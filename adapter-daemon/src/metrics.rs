@@ -1,0 +1,333 @@
+//! Prometheus metrics (`/metrics` on the admin port), all prefixed `stm_adapter_`.
+//!
+//! Counters come from the journal stream ([`MeteredJournal`] sees every record on its way to
+//! the journal: sessions, steps, item outcomes, platform calls with their latency and error
+//! class); gauges are read at scrape time (live sessions, journal queue and commit time, open
+//! circuit breakers).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use adapter_core::session::JournalEntry;
+use async_trait::async_trait;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::journal::{JournalError, JournalEvent, JournalRecord, JournalSink, JournalStats};
+
+type Labels = Vec<(String, String)>;
+
+#[derive(Debug, Clone)]
+struct LatencyBuckets;
+
+impl MetricConstructor<Histogram> for LatencyBuckets {
+    fn new_metric(&self) -> Histogram {
+        // 5 ms to ~20 s.
+        Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+        ])
+    }
+}
+
+/// The daemon's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    sessions_opened: Counter,
+    sessions_resumed: Counter,
+    sessions_ended: Counter,
+    sessions_active: Gauge,
+    steps: Family<Labels, Counter>,
+    items_started: Counter,
+    items_ended: Family<Labels, Counter>,
+    payments: Family<Labels, Counter>,
+    platform_latency: Family<Labels, Histogram, LatencyBuckets>,
+    platform_errors: Family<Labels, Counter>,
+    journal_records: Gauge,
+    journal_queued: Gauge,
+    journal_commit_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    journal_failures: Gauge,
+    breakers_open: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("stm_adapter");
+        let m = Metrics {
+            sessions_opened: Counter::default(),
+            sessions_resumed: Counter::default(),
+            sessions_ended: Counter::default(),
+            sessions_active: Gauge::default(),
+            steps: Family::default(),
+            items_started: Counter::default(),
+            items_ended: Family::default(),
+            payments: Family::default(),
+            platform_latency: Family::new_with_constructor(LatencyBuckets),
+            platform_errors: Family::default(),
+            journal_records: Gauge::default(),
+            journal_queued: Gauge::default(),
+            journal_commit_seconds: Gauge::default(),
+            journal_failures: Gauge::default(),
+            breakers_open: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "sessions_opened",
+            "TSP sessions opened",
+            m.sessions_opened.clone(),
+        );
+        registry.register(
+            "sessions_resumed",
+            "TSP sessions resumed after a reconnect",
+            m.sessions_resumed.clone(),
+        );
+        registry.register(
+            "sessions_ended",
+            "TSP sessions ended",
+            m.sessions_ended.clone(),
+        );
+        registry.register(
+            "sessions_active",
+            "TSP sessions live now",
+            m.sessions_active.clone(),
+        );
+        registry.register(
+            "steps",
+            "Flow steps sent to terminals and completed, by step and completion code",
+            m.steps.clone(),
+        );
+        registry.register(
+            "items_started",
+            "Government service items started",
+            m.items_started.clone(),
+        );
+        registry.register(
+            "items_ended",
+            "Items ended, by outcome",
+            m.items_ended.clone(),
+        );
+        registry.register("payments", "Payment events, by kind", m.payments.clone());
+        registry.register(
+            "platform_call_seconds",
+            "Platform call latency, retries included, by call",
+            m.platform_latency.clone(),
+        );
+        registry.register(
+            "platform_errors",
+            "Failed platform calls, by call and error class",
+            m.platform_errors.clone(),
+        );
+        registry.register(
+            "journal_records",
+            "Records committed to the journal since start",
+            m.journal_records.clone(),
+        );
+        registry.register(
+            "journal_queued",
+            "Records handed to the journal and not yet committed (journal lag)",
+            m.journal_queued.clone(),
+        );
+        registry.register(
+            "journal_last_commit_seconds",
+            "Duration of the last journal commit",
+            m.journal_commit_seconds.clone(),
+        );
+        registry.register(
+            "journal_commit_failures",
+            "Journal commits that failed since start",
+            m.journal_failures.clone(),
+        );
+        registry.register(
+            "platform_breakers_open",
+            "Platform operations whose circuit breaker is open",
+            m.breakers_open.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Counts what a journal record says happened.
+    pub fn observe(&self, record: &JournalRecord) {
+        let labels = |pairs: &[(&str, String)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect()
+        };
+        match &record.event {
+            JournalEvent::SessionOpened { .. } => {
+                self.sessions_opened.inc();
+            }
+            JournalEvent::SessionResumed => {
+                self.sessions_resumed.inc();
+            }
+            JournalEvent::SessionEnded => {
+                self.sessions_ended.inc();
+            }
+            JournalEvent::PlatformCall {
+                call,
+                millis,
+                error,
+            } => {
+                self.platform_latency
+                    .get_or_create(&labels(&[("call", (*call).to_owned())]))
+                    .observe(*millis as f64 / 1000.0);
+                if let Some((class, _)) = error {
+                    self.platform_errors
+                        .get_or_create(&labels(&[
+                            ("call", (*call).to_owned()),
+                            ("class", class.clone()),
+                        ]))
+                        .inc();
+                }
+            }
+            JournalEvent::Engine(entry) => match entry {
+                JournalEntry::StepSent { step, .. } => {
+                    self.steps
+                        .get_or_create(&labels(&[
+                            ("step", format!("{step:?}")),
+                            ("code", "sent".into()),
+                        ]))
+                        .inc();
+                }
+                JournalEntry::StepCompleted { step, code, .. } => {
+                    self.steps
+                        .get_or_create(&labels(&[
+                            ("step", format!("{step:?}")),
+                            ("code", format!("{code:?}")),
+                        ]))
+                        .inc();
+                }
+                JournalEntry::ItemStarted { .. } => {
+                    self.items_started.inc();
+                }
+                JournalEntry::ItemEnded { outcome, .. } => {
+                    self.items_ended
+                        .get_or_create(&labels(&[("outcome", format!("{outcome:?}"))]))
+                        .inc();
+                }
+                JournalEntry::PaymentTaken { .. } => self.payment("taken"),
+                JournalEntry::PaymentConfirmed { .. } => self.payment("confirmed"),
+                JournalEntry::ConfirmationDeferred { .. } => self.payment("deferred"),
+                JournalEntry::RefundRequired { .. } => self.payment("refund_required"),
+                JournalEntry::PaymentReversed { .. } => self.payment("reversed"),
+                JournalEntry::PaymentCancelled { .. } => self.payment("cancelled"),
+                _ => {}
+            },
+        }
+    }
+
+    fn payment(&self, kind: &str) {
+        self.payments
+            .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
+            .inc();
+    }
+
+    /// The Prometheus text exposition, with the gauges read now.
+    pub fn render(
+        &self,
+        sessions_active: usize,
+        journal: &JournalStats,
+        breakers_open: usize,
+    ) -> String {
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.sessions_active
+            .set(i64::try_from(sessions_active).unwrap_or(i64::MAX));
+        self.journal_records
+            .set(as_i64(journal.records.load(Ordering::Relaxed)));
+        self.journal_queued
+            .set(journal.queued.load(Ordering::Relaxed).max(0));
+        self.journal_failures
+            .set(as_i64(journal.failures.load(Ordering::Relaxed)));
+        self.journal_commit_seconds
+            .set(journal.last_commit_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        self.breakers_open
+            .set(i64::try_from(breakers_open).unwrap_or(i64::MAX));
+        let mut text = String::new();
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// A journal sink that counts what passes through it on the way to the journal.
+#[derive(Debug)]
+pub struct MeteredJournal<J> {
+    inner: J,
+    metrics: Arc<Metrics>,
+}
+
+impl<J> MeteredJournal<J> {
+    pub fn new(inner: J, metrics: Arc<Metrics>) -> MeteredJournal<J> {
+        MeteredJournal { inner, metrics }
+    }
+}
+
+#[async_trait]
+impl<J: JournalSink> JournalSink for MeteredJournal<J> {
+    async fn append(&self, record: JournalRecord) -> Result<(), JournalError> {
+        self.metrics.observe(&record);
+        self.inner.append(record).await
+    }
+}
+
+#[async_trait]
+impl<J: JournalSink + ?Sized> JournalSink for Arc<J> {
+    async fn append(&self, record: JournalRecord) -> Result<(), JournalError> {
+        self.as_ref().append(record).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_prefixed_and_counted_from_records() {
+        let m = Metrics::new();
+        let record = |event| JournalRecord {
+            session_id: "s".into(),
+            terminal_id: "t".into(),
+            event,
+        };
+        m.observe(&record(JournalEvent::SessionOpened {
+            profile: "stm-full".into(),
+            site: None,
+        }));
+        m.observe(&record(JournalEvent::PlatformCall {
+            call: "confirm_payment",
+            millis: 120,
+            error: Some(("Retryable".into(), "TIMEOUT".into())),
+        }));
+        let text = m.render(3, &JournalStats::default(), 1);
+        assert!(
+            text.contains("stm_adapter_sessions_opened_total 1"),
+            "{text}"
+        );
+        assert!(text.contains("stm_adapter_sessions_active 3"), "{text}");
+        assert!(
+            text.contains(
+                "stm_adapter_platform_errors_total{call=\"confirm_payment\",class=\"Retryable\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "stm_adapter_platform_call_seconds_bucket{le=\"0.25\",call=\"confirm_payment\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("stm_adapter_platform_breakers_open 1"),
+            "{text}"
+        );
+    }
+}
