@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::config::{Config, PlatformMode};
-use crate::gateway::tsp::{TspConfig, TspGateway};
+use crate::gateway::tsp::{Clock, TspConfig, TspGateway};
 use crate::journal::sqlite::SqliteStore;
 use crate::journal::{FieldCipher, Journal, JournalStore};
 use crate::metrics::{MeteredJournal, Metrics};
@@ -48,6 +48,8 @@ fn io(what: impl std::fmt::Display, e: impl std::fmt::Display) -> StartError {
 pub struct DataSource {
     pub load: Box<dyn Fn() -> Result<DataFiles, String> + Send + Sync>,
     pub sandbox: SandboxFiles,
+    /// What "now" is for offers: the system clock, except in tests and demonstrations.
+    pub clock: Clock,
 }
 
 impl std::fmt::Debug for DataSource {
@@ -233,6 +235,7 @@ impl Daemon {
             idle_timeout: Duration::from_secs(config.tsp.idle_timeout_seconds),
             platform_timeout: Duration::from_secs(config.tsp.platform_timeout_seconds),
             handshake_timeout: Duration::from_secs(config.tsp.handshake_timeout_seconds),
+            clock: source.clock.clone(),
         };
         let gateway = TspGateway::new(
             Arc::clone(&data),

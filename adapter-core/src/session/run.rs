@@ -184,6 +184,8 @@ impl Run {
         }
     }
 
+    /// The idempotency key of an effect of this item: the session, the item's request and the
+    /// effect, in visible ASCII.
     fn key(&self, ctx: &Ctx<'_>, what: &str) -> String {
         format!("{}/{}/{}", ctx.session_id, self.start_request, what)
     }
@@ -570,7 +572,8 @@ impl Run {
 
     fn upload(&mut self, ctx: &mut Ctx<'_>, name: &str, content: MaterialContent) {
         let request = PlatformCall::UploadMaterial(MaterialUpload {
-            idempotency_key: self.key(ctx, &format!("material/{name}")),
+            // Keys are ASCII (they travel in an HTTP header): the name is hashed, stably.
+            idempotency_key: self.key(ctx, &format!("material/{}", short_hash(name))),
             application_id: self.application.clone().unwrap_or_default(),
             name: name.to_owned(),
             content,
@@ -1558,4 +1561,11 @@ fn needs_document(delivery: Delivery) -> bool {
         delivery,
         Delivery::A4Print | Delivery::ReceiptPrint | Delivery::Screen
     )
+}
+
+/// 16 hex characters of SHA-256: a stable ASCII stand-in for a name in a key.
+fn short_hash(text: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

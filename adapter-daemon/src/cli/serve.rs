@@ -122,6 +122,7 @@ pub(crate) fn serve(data: Option<&Path>, args: ConfigArgs) -> Result<(), Failure
             })
         }),
         sandbox,
+        clock: crate::gateway::tsp::system_clock(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -41,8 +41,16 @@ use crate::tls::peer_common_name;
 /// The WebSocket path of TSP 1.
 pub const PATH: &str = "/tsp/v1";
 
+/// The time the gateway plans offers at (opening hours, holidays).
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
 /// Gateway limits and timing.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TspConfig {
     pub session: SessionConfig,
     pub max_sessions_per_terminal: usize,
@@ -54,6 +62,21 @@ pub struct TspConfig {
     pub platform_timeout: Duration,
     /// TLS handshake plus the first command must arrive within this.
     pub handshake_timeout: Duration,
+    /// What "now" is for offers; the system clock except in tests and demonstrations.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for TspConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TspConfig")
+            .field("session", &self.session)
+            .field("max_sessions_per_terminal", &self.max_sessions_per_terminal)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("platform_timeout", &self.platform_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for TspConfig {
@@ -65,6 +88,7 @@ impl Default for TspConfig {
             idle_timeout: Duration::from_secs(300),
             platform_timeout: Duration::from_secs(15),
             handshake_timeout: Duration::from_secs(10),
+            clock: system_clock(),
         }
     }
 }
@@ -85,7 +109,7 @@ pub struct TspGateway {
     platform: Arc<dyn PlatformApi>,
     journal: Arc<dyn JournalSink>,
     config: TspConfig,
-    clock: fn() -> OffsetDateTime,
+    clock: Clock,
     /// Live sessions by resume token.
     sessions: Mutex<HashMap<String, SessionEntry>>,
 }
@@ -139,8 +163,8 @@ impl TspGateway {
             registry,
             platform,
             journal,
+            clock: config.clock.clone(),
             config,
-            clock: OffsetDateTime::now_utc,
             sessions: Mutex::new(HashMap::new()),
         })
     }
@@ -639,6 +663,10 @@ impl Actor {
                         .as_ref()
                         .err()
                         .map(|e| (format!("{:?}", e.class), e.code.clone()));
+                    if let Err(e) = &result {
+                        // The platform's text is for operators and never personal data.
+                        warn!(session = %self.session_id, call = name, class = ?e.class, code = %e.code, message = %e.message, millis, "platform call failed");
+                    }
                     let event = JournalEvent::PlatformCall {
                         call: name,
                         millis,

@@ -258,6 +258,15 @@ impl PlatformClient {
         if op.has_effect() && request.idempotency_key.is_none() {
             request.idempotency_key = Some(format!("{}-{}", op.id(), signing::nonce()));
         }
+        if let Some(key) = &request.idempotency_key
+            && let Err(e) = wire::idempotency_key(key)
+        {
+            return Err(error(
+                ErrorClass::Final,
+                "BAD_IDEMPOTENCY_KEY",
+                format!("{op}: the caller's {e}"),
+            ));
+        }
         let deadline = Instant::now() + self.config.deadline;
         let url = self.url(&request);
         let mut attempt = 0u32;

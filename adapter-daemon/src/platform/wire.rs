@@ -213,9 +213,9 @@ fn form(value: &Form) -> Result<(), Invalid> {
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
         if !first_ok
             || key.len() > 64
-            || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         {
-            return invalid("form", "a field id breaks ^[a-z][a-z0-9-]{0,63}$");
+            return invalid("form", "a field id breaks ^[a-z][a-z0-9_-]{0,63}$");
         }
         if text.expose().chars().count() > 500 {
             return invalid("form", "a value is longer than 500 characters");
