@@ -46,7 +46,7 @@ fn plan(data: &DataSet, profile: &str, name: &str) -> ItemPlan {
         .iter()
         .find(|x| x.item.name == name)
         .unwrap_or_else(|| panic!("{name} is not offered"));
-    ItemPlan::from_offered(offered)
+    ItemPlan::from_offered(offered, terminal.division, datetime!(2026-11-27 10:00 +8))
 }
 
 fn image() -> Base64Data<{ tsp::MAX_IMAGE_BYTES }> {
@@ -111,6 +111,13 @@ fn terminal_success(command: &Command) -> CompletionPayload {
             signature: Sensitive::new(image()),
         }),
         Command::Confirm(_) => CompletionPayload::Confirm(tsp::ConfirmResult { confirmed: true }),
+        Command::Appointment(a) => CompletionPayload::Appointment(tsp::AppointmentChoice {
+            slot_id: a
+                .slots
+                .first()
+                .map(|s| s.slot_id.clone())
+                .unwrap_or_default(),
+        }),
         Command::Pay(p) => CompletionPayload::Pay(tsp::PayResult {
             method: tsp::PayMethod::Card,
             card: Some(tsp::CardPayment {
@@ -207,7 +214,25 @@ fn platform_success(call: &PlatformCall) -> Result<PlatformReply, PlatformError>
             pages: 1,
         }),
         PlatformCall::Evaluate(_) => PlatformReply::Evaluated,
+        PlatformCall::AppointmentSlots(q) => PlatformReply::Slots(vec![
+            slot(&format!("GZTH-{}-1000", q.from.replace('-', ""))),
+            slot(&format!("GZTH-{}-0900", q.from.replace('-', ""))),
+        ]),
+        PlatformCall::BookAppointment(b) => PlatformReply::Booked(Booking {
+            booking_number: format!("BK-{}", b.slot_id),
+        }),
     })
+}
+
+fn slot(id: &str) -> AppointmentSlot {
+    let hour = &id[id.len() - 4..id.len() - 2];
+    AppointmentSlot {
+        slot_id: id.to_owned(),
+        hall: "天河区政务服务中心".into(),
+        start: format!("2026-11-30T{hour}:00:00+08:00"),
+        end: format!("2026-11-30T{hour}:30:00+08:00"),
+        remaining: 3,
+    }
 }
 
 /// A session with a scripted terminal and platform, recording what the engine does.
@@ -514,6 +539,148 @@ fn cancel_and_timeout_at_every_step_end_the_item_and_make_money_safe() {
             assert!(!d.session.is_running(), "step {at}");
         }
     }
+}
+
+const APPOINTMENT: &str = "婚姻登记预约";
+
+#[test]
+fn an_appointment_is_chosen_from_the_slots_and_booked() {
+    let data = data();
+    let mut d = Driver::start(plan(&data, "stm-full", APPOINTMENT));
+    d.run_ok();
+    use CommandName::*;
+    assert_eq!(
+        d.steps_sent(),
+        [Identify, Form, Confirm, Appointment, Deliver, Rate]
+    );
+    // Slots in time order; the earliest was chosen and booked under a key of its own.
+    let offered: Vec<String> = d
+        .sent
+        .iter()
+        .find_map(|m| match m {
+            Message::Command {
+                command: Command::Appointment(a),
+                ..
+            } => Some(a.slots.iter().map(|s| s.slot_id.clone()).collect()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert_eq!(offered, ["GZTH-20261127-0900", "GZTH-20261127-1000"]);
+    let query = d.all_calls.iter().find_map(|c| match c {
+        PlatformCall::AppointmentSlots(q) => Some(q.clone()),
+        _ => None,
+    });
+    let query = query.unwrap_or_else(|| panic!("no slot query"));
+    assert_eq!(
+        (query.division.as_str(), query.from.as_str(), query.days),
+        ("440106", "2026-11-27", 7)
+    );
+    let booking = d.all_calls.iter().find_map(|c| match c {
+        PlatformCall::BookAppointment(b) => Some(b.clone()),
+        _ => None,
+    });
+    let booking = booking.unwrap_or_else(|| panic!("no booking"));
+    assert_eq!(booking.slot_id, "GZTH-20261127-0900");
+    assert!(booking.idempotency_key.is_ascii() && booking.idempotency_key.contains("/booking/"));
+    let outcome = d.outcome().unwrap_or_else(|| panic!("no outcome"));
+    assert_eq!(outcome.outcome, Outcome::Completed);
+    assert_eq!(
+        outcome.booking_number.as_deref(),
+        Some("BK-GZTH-20261127-0900")
+    );
+    assert!(d.has(
+        |e| matches!(e, JournalEntry::AppointmentBooked { booking_number, .. }
+        if booking_number == "BK-GZTH-20261127-0900")
+    ));
+    // The receipt names the booking and the slot.
+    let fetch = d.all_calls.iter().find_map(|c| match c {
+        PlatformCall::FetchDocument(r) => Some(r.clone()),
+        _ => None,
+    });
+    let fetch = fetch.unwrap_or_else(|| panic!("no receipt"));
+    assert_eq!(fetch.reference, "BK-GZTH-20261127-0900");
+    assert!(fetch.form.contains_key("appointment"));
+}
+
+#[test]
+fn a_slot_that_fills_up_sends_the_citizen_back_to_fresh_slots() {
+    let data = data();
+    let mut d = Driver::start(plan(&data, "stm-full", APPOINTMENT));
+    let mut queries = 0;
+    d.run(
+        |_, _| Answer::Success,
+        |c, _| match c {
+            PlatformCall::BookAppointment(b) if b.slot_id.ends_with("0900") => Err(
+                PlatformError::new(ErrorClass::Final, "SLOT_FULL", "the slot is fully booked"),
+            ),
+            PlatformCall::AppointmentSlots(_) if queries > 0 => {
+                Ok(PlatformReply::Slots(vec![slot("GZTH-20261127-1000")]))
+            }
+            PlatformCall::AppointmentSlots(_) => {
+                queries += 1;
+                platform_success(c)
+            }
+            other => platform_success(other),
+        },
+    );
+    let prompts: Vec<Option<String>> = d
+        .sent
+        .iter()
+        .filter_map(|m| match m {
+            Message::Command {
+                command: Command::Appointment(a),
+                ..
+            } => Some(a.prompt.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(prompts[0].is_none() && prompts[1].is_some());
+    let queries = d
+        .all_calls
+        .iter()
+        .filter(|c| matches!(c, PlatformCall::AppointmentSlots(_)))
+        .count();
+    assert_eq!(queries, 2, "slots are looked up again");
+    let outcome = d.outcome().unwrap_or_else(|| panic!("no outcome"));
+    assert_eq!(outcome.outcome, Outcome::Completed);
+    assert_eq!(
+        outcome.booking_number.as_deref(),
+        Some("BK-GZTH-20261127-1000")
+    );
+
+    // No slot at all: the item ends, nothing booked.
+    let mut d = Driver::start(plan(&data, "stm-full", APPOINTMENT));
+    d.run(
+        |_, _| Answer::Success,
+        |c, _| match c {
+            PlatformCall::AppointmentSlots(_) => Ok(PlatformReply::Slots(Vec::new())),
+            other => platform_success(other),
+        },
+    );
+    assert_eq!(d.outcome().map(|o| o.outcome), Some(Outcome::Failed));
+    assert!(!d.steps_sent().contains(&CommandName::Appointment));
+    assert!(!d.has(|e| matches!(e, JournalEntry::AppointmentBooked { .. })));
+
+    // A choice that was not offered is asked again, then the item gives up.
+    let mut d = Driver::start(plan(&data, "stm-full", APPOINTMENT));
+    d.run(
+        |c, _| match c {
+            Command::Appointment(_) => Answer::Payload(Box::new(CompletionPayload::Appointment(
+                tsp::AppointmentChoice {
+                    slot_id: "INVENTED".into(),
+                },
+            ))),
+            _ => Answer::Success,
+        },
+        |c, _| platform_success(c),
+    );
+    assert_eq!(d.outcome().map(|o| o.outcome), Some(Outcome::Failed));
+    assert!(
+        !d.all_calls
+            .iter()
+            .any(|c| matches!(c, PlatformCall::BookAppointment(_)))
+    );
 }
 
 #[test]

@@ -2,12 +2,21 @@
 //! session, lists the offer, runs one item answering every step with sample data, and prints
 //! what happens. The skeleton of a real terminal integration.
 //!
+//! Against `stm-adapter serve` started in the current directory (embedded defaults: sandbox
+//! platform, development PKI in ./data/pki, TSP on 127.0.0.1:7443), with no arguments it runs
+//! 户籍证明开具 (442001001000) as demonstration terminal STM-DEMO-0001, identifying the
+//! sandbox citizen 张伟 by the QR code of the provincial app:
+//!
 //! ```text
+//! cargo run -p adapter-protocols --features tsp-client --example tsp_terminal
 //! cargo run -p adapter-protocols --features tsp-client --example tsp_terminal -- \
 //!   --address 127.0.0.1:7443 --ca data/pki/ca.pem \
-//!   --cert data/pki/terminals/T-0001.pem --key data/pki/terminals/T-0001.key \
-//!   --item 442001001000
+//!   --cert data/pki/terminals/STM-DEMO-0001.pem --key data/pki/terminals/STM-DEMO-0001-key.pem \
+//!   --item 442004001000 --qr YSS1-7F3A9C0E51B24D6A
 //! ```
+//!
+//! Items that need the ID card and a live face cannot be run with sample data against the
+//! sandbox (it checks the photo); the conformance kit's terminal simulator does those.
 
 use std::io::Write;
 
@@ -29,9 +38,22 @@ fn sample_image() -> Option<Sensitive<tsp::Image>> {
     tsp::Base64Data::encode(b"\xFF\xD8\xFF\xE0 sample image").map(Sensitive::new)
 }
 
+/// The QR code of the sandbox citizen 张伟 (fixtures/sandbox/citizens.toml).
+const SANDBOX_QR: &str = "YSS1-7F3A9C0E51B24D6A";
+
 /// What a citizen at the terminal would do, with sample values.
 fn answer(step: &StepCommand) -> Option<CompletionPayload> {
     Some(match step {
+        StepCommand::Identify(i) if i.methods.contains(&tsp::IdentifyMethod::QrCode) => {
+            CompletionPayload::Identify(tsp::IdentifyResult {
+                method: tsp::IdentifyMethod::QrCode,
+                id_card: None,
+                face: None,
+                qr_code: Some(Sensitive::new(
+                    arg("--qr").unwrap_or_else(|| SANDBOX_QR.into()),
+                )),
+            })
+        }
         StepCommand::Identify(_) => CompletionPayload::Identify(tsp::IdentifyResult {
             method: tsp::IdentifyMethod::IdCardFace,
             id_card: Some(tsp::IdCardData {
@@ -86,6 +108,9 @@ fn answer(step: &StepCommand) -> Option<CompletionPayload> {
         StepCommand::Confirm(_) => {
             CompletionPayload::Confirm(tsp::ConfirmResult { confirmed: true })
         }
+        StepCommand::Appointment(a) => CompletionPayload::Appointment(tsp::AppointmentChoice {
+            slot_id: a.slots.first()?.slot_id.clone(),
+        }),
         StepCommand::Pay(pay) => CompletionPayload::Pay(tsp::PayResult {
             method: tsp::PayMethod::Card,
             card: Some(tsp::CardPayment {
@@ -122,16 +147,19 @@ fn answer(step: &StepCommand) -> Option<CompletionPayload> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let read = |flag: &str| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-        let path = arg(flag).ok_or(format!("{flag} PATH is required"))?;
-        Ok(std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?)
+    let terminal = arg("--terminal").unwrap_or_else(|| "STM-DEMO-0001".into());
+    let read = |flag: &str, default: String| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let path = arg(flag).unwrap_or(default);
+        Ok(std::fs::read(&path).map_err(|e| {
+            format!("{path}: {e} (start `stm-adapter serve` here first, or pass {flag} PATH)")
+        })?)
     };
     let config = ClientConfig::new(
         arg("--address").unwrap_or_else(|| "127.0.0.1:7443".into()),
         arg("--server-name").unwrap_or_else(|| "localhost".into()),
-        read("--ca")?,
-        read("--cert")?,
-        read("--key")?,
+        read("--ca", "data/pki/ca.pem".into())?,
+        read("--cert", format!("data/pki/terminals/{terminal}.pem"))?,
+        read("--key", format!("data/pki/terminals/{terminal}-key.pem"))?,
     );
     let mut client = TerminalClient::connect(config).await?;
     let opened = client
@@ -169,9 +197,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         offer.offered.len(),
         offer.unavailable.len()
     ));
-    let code = arg("--item")
-        .or_else(|| offer.offered.first().map(|o| o.code.clone()))
-        .ok_or("nothing is offered")?;
+    let code = arg("--item").unwrap_or_else(|| "442001001000".into());
     client.start_item(&code).await?;
     say(&format!("started {code}"));
     loop {
@@ -189,11 +215,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             ClientEvent::ItemEnded { outcome, .. } => {
                 say(&format!(
-                    "ended: {:?}{}{}",
+                    "ended: {:?}{}{}{}",
                     outcome.outcome,
                     outcome
                         .case_number
                         .map(|c| format!(", case {c}"))
+                        .unwrap_or_default(),
+                    outcome
+                        .booking_number
+                        .map(|b| format!(", booking {b}"))
                         .unwrap_or_default(),
                     outcome
                         .message

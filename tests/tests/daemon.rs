@@ -26,6 +26,7 @@ const CERTIFICATE: &str = "442001001000"; // 户籍证明开具: identify, form,
 const TEMPORARY_ID: &str = "440701015000"; // 临时居民身份证申领: e-licence material, a fixed fee
 const ELDERLY_ALLOWANCE: &str = "440504004000"; // 高龄老人津贴申领: e-licence, sign, submit
 const TRAFFIC_FINE: &str = "440201008000"; // 交通违法罚款缴纳: a payment notice
+const MARRIAGE_APPOINTMENT: &str = "442004001000"; // 婚姻登记预约: slots at a hall, booking
 const FINE_NOTICE: &str = "44010026110000012345";
 
 /// Offers are planned as on Tuesday 2026-12-01 at 10:00 CST, a working day with every hall
@@ -186,6 +187,10 @@ fn answer(command: &StepCommand) -> CompletionPayload {
         StepCommand::Confirm(_) => {
             CompletionPayload::Confirm(tsp::ConfirmResult { confirmed: true })
         }
+        // The earliest slot (the daemon sends them in time order).
+        StepCommand::Appointment(a) => CompletionPayload::Appointment(tsp::AppointmentChoice {
+            slot_id: a.slots[0].slot_id.clone(),
+        }),
         StepCommand::Pay(p) => CompletionPayload::Pay(tsp::PayResult {
             method: tsp::PayMethod::Card,
             card: Some(tsp::CardPayment {
@@ -280,7 +285,13 @@ async fn full_sessions_for_several_items_then_the_journal_verifies() {
         .unwrap();
     client.open(open_payload()).await.unwrap();
     let offer = client.get_offer().await.unwrap();
-    for code in [CERTIFICATE, TEMPORARY_ID, ELDERLY_ALLOWANCE, TRAFFIC_FINE] {
+    for code in [
+        CERTIFICATE,
+        TEMPORARY_ID,
+        ELDERLY_ALLOWANCE,
+        TRAFFIC_FINE,
+        MARRIAGE_APPOINTMENT,
+    ] {
         assert!(
             offer.offered.iter().any(|o| o.code == code),
             "{code} is offered"
@@ -316,6 +327,23 @@ async fn full_sessions_for_several_items_then_the_journal_verifies() {
     let (outcome, _) = run_item(&mut client, TRAFFIC_FINE).await;
     assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
     assert!(outcome.receipt_number.is_some(), "{outcome:?}");
+
+    // A booking at the Tianhe hall, from the date the citizen asked for (2026-12-15).
+    let (outcome, steps) = run_item(&mut client, MARRIAGE_APPOINTMENT).await;
+    assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
+    assert_eq!(
+        steps,
+        [
+            "Identify",
+            "Form",
+            "Confirm",
+            "Appointment",
+            "Deliver",
+            "Rate"
+        ]
+    );
+    let booking = outcome.booking_number.clone().unwrap_or_default();
+    assert!(booking.starts_with("BK-20261215-"), "{outcome:?}");
     client.close(None).await.unwrap();
 
     // The admin API saw it all.
@@ -330,7 +358,7 @@ async fn full_sessions_for_several_items_then_the_journal_verifies() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("stm_adapter_items_ended_total{outcome=\"Completed\"} 4"),
+        metrics.contains("stm_adapter_items_ended_total{outcome=\"Completed\"} 5"),
         "{metrics}"
     );
     assert!(
@@ -451,6 +479,58 @@ async fn terminals_without_a_certificate_or_unknown_ones_are_refused() {
             .unwrap()
             .is_err()
     );
+    r.daemon.stop().await;
+}
+
+/// A terminal that comes back on a new connection while the daemon still holds the old one
+/// (a half-open TCP connection, a restarted terminal application): what the old connection says
+/// afterwards, its drop included, must not detach the session from the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_connection_dropping_after_a_resume_leaves_the_new_one_attached() {
+    let r = start().await;
+    let mut old = TerminalClient::connect(r.terminal("STM-DEMO-0001"))
+        .await
+        .unwrap();
+    old.open(open_payload()).await.unwrap();
+    let item = old.start_item(CERTIFICATE).await.unwrap();
+    let ClientEvent::Step(_) = old.next().await.unwrap() else {
+        panic!("the first step")
+    };
+    let token = old.resume_token().cloned().unwrap();
+
+    let mut new = TerminalClient::connect(r.terminal("STM-DEMO-0001"))
+        .await
+        .unwrap();
+    new.resume_with(token).await.unwrap();
+    old.abort_connection();
+    drop(old);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut steps = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), new.next())
+            .await
+            .expect("steps keep coming on the new connection")
+            .unwrap();
+        match event {
+            ClientEvent::Step(step) => {
+                steps.push(step.command.name().as_str().to_owned());
+                new.complete(step.request_id, answer(&step.command))
+                    .await
+                    .unwrap();
+            }
+            ClientEvent::ItemEnded {
+                request_id,
+                outcome,
+            } => {
+                assert_eq!(request_id, item);
+                assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(steps.first().map(String::as_str), Some("Step.Identify"));
     r.daemon.stop().await;
 }
 

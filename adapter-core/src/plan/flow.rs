@@ -16,6 +16,7 @@ pub enum StepKind {
     Materials,
     Sign,
     Confirm,
+    Appointment,
     Pay,
     Submit,
     Deliver,
@@ -58,6 +59,8 @@ pub enum Step<'c> {
     },
     Sign,
     Confirm,
+    /// Choose a slot at a hall (预约); the engine books it.
+    Appointment,
     Pay {
         fee: Fee,
         card: bool,
@@ -81,6 +84,7 @@ impl Step<'_> {
             Step::Materials { .. } => StepKind::Materials,
             Step::Sign => StepKind::Sign,
             Step::Confirm => StepKind::Confirm,
+            Step::Appointment => StepKind::Appointment,
             Step::Pay { .. } => StepKind::Pay,
             Step::Submit => StepKind::Submit,
             Step::Deliver { .. } => StepKind::Deliver,
@@ -168,7 +172,7 @@ impl Serialize for Step<'_> {
                 map.serialize_entry("methods", &self.pay_methods())?;
             }
             Step::Deliver { .. } => map.serialize_entry("outputs", &Outputs(self.outputs()))?,
-            Step::Sign | Step::Confirm | Step::Submit | Step::Rate => {}
+            Step::Sign | Step::Confirm | Step::Appointment | Step::Submit | Step::Rate => {}
         }
         map.end()
     }

@@ -9,8 +9,8 @@
 //! 4. `missing-device` — a step the item needs lacks a device (named);
 //! 5. `closed` — the site or the item's back-end is closed now (with the next opening).
 //!
-//! Steps are checked in flow order (identify, form, materials, sign, confirm, pay, submit,
-//! deliver, rate), so the reason names the first step that fails. Output is in code order.
+//! Steps are checked in flow order (identify, form, materials, sign, confirm, appointment, pay,
+//! submit, deliver, rate), so the reason names the first step that fails. Output is in code order.
 
 mod flow;
 
@@ -306,6 +306,12 @@ fn plan_flow<'c>(item: &'c Item, caps: &Capabilities) -> Result<Flow<'c>, Reason
     }
 
     steps.push(Step::Confirm);
+
+    // Appointment: the citizen chooses a slot at a hall on screen.
+    if item.appointment {
+        needs_tsp(StepKind::Appointment)?;
+        steps.push(Step::Appointment);
+    }
 
     // Pay: bank card on the terminal, a QR code paid on the citizen's phone, or cash.
     if item.fee != Fee::None {

@@ -364,6 +364,8 @@ pub enum PlatformCall {
     CancelPayment(PaymentCancellation),
     FetchDocument(DocumentRequest),
     Evaluate(Evaluation),
+    AppointmentSlots(SlotQuery),
+    BookAppointment(BookingRequest),
 }
 
 impl PlatformCall {
@@ -382,6 +384,8 @@ impl PlatformCall {
             PlatformCall::CancelPayment(_) => "cancel_payment",
             PlatformCall::FetchDocument(_) => "fetch_document",
             PlatformCall::Evaluate(_) => "evaluate",
+            PlatformCall::AppointmentSlots(_) => "appointment_slots",
+            PlatformCall::BookAppointment(_) => "book_appointment",
         }
     }
 }
@@ -399,6 +403,8 @@ pub enum PlatformReply {
     Cancelled(CancelledPayment),
     Document(Document),
     Evaluated,
+    Slots(Vec<AppointmentSlot>),
+    Booked(Booking),
 }
 
 /// Runs `call` against `api`.
@@ -429,6 +435,8 @@ pub async fn execute(
             api.evaluate(e).await?;
             PlatformReply::Evaluated
         }
+        PlatformCall::AppointmentSlots(q) => PlatformReply::Slots(api.appointment_slots(q).await?),
+        PlatformCall::BookAppointment(b) => PlatformReply::Booked(api.book_appointment(b).await?),
     })
 }
 

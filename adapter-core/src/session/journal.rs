@@ -88,6 +88,12 @@ pub enum JournalEntry {
         notice_number: String,
         refund_reference: String,
     },
+    AppointmentBooked {
+        booking_number: String,
+        slot_id: String,
+        /// RFC 3339.
+        start: String,
+    },
     Delivered {
         result: String,
         delivery: String,

@@ -25,7 +25,7 @@ use std::time::Duration;
 use adapter_protocols::tsp::{self, Command, CommandName, CompletionCode, Message};
 
 pub use journal::JournalEntry;
-pub use plan::{FeePlan, ItemPlan, PlannedMaterial, PlannedOutput, PlannedStep};
+pub use plan::{APPOINTMENT_DAYS, FeePlan, ItemPlan, PlannedMaterial, PlannedOutput, PlannedStep};
 
 use crate::platform::{PlatformCall, PlatformError, PlatformReply};
 use run::Run;

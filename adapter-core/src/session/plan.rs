@@ -3,8 +3,15 @@
 
 use adapter_protocols::tsp;
 
+use time::OffsetDateTime;
+
+use crate::calendar::CST;
 use crate::catalogue::{Delivery, Fee, FieldKind, MaterialSource, ResultKind};
+use crate::ids::DivisionCode;
 use crate::plan::{Offered, Step};
+
+/// Days of appointment slots the citizen chooses from.
+pub const APPOINTMENT_DAYS: u32 = 7;
 
 /// How a fee is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +56,13 @@ pub enum PlannedStep {
     },
     Sign,
     Confirm,
+    /// Slots at the halls near `division`, from `from` (YYYY-MM-DD, or the date the citizen
+    /// entered in a form field of kind `date`, when later) for `days` days.
+    Appointment {
+        division: String,
+        from: String,
+        days: u32,
+    },
     Pay {
         fee: FeePlan,
         methods: Vec<tsp::PayMethod>,
@@ -69,6 +83,7 @@ impl PlannedStep {
             PlannedStep::Materials { .. } => K::Materials,
             PlannedStep::Sign => K::Sign,
             PlannedStep::Confirm => K::Confirm,
+            PlannedStep::Appointment { .. } => K::Appointment,
             PlannedStep::Pay { .. } => K::Pay,
             PlannedStep::Submit => K::Submit,
             PlannedStep::Deliver { .. } => K::Deliver,
@@ -89,9 +104,14 @@ pub struct ItemPlan {
 }
 
 impl ItemPlan {
-    /// The plan of an offered item.
-    pub fn from_offered(offered: &Offered<'_>) -> ItemPlan {
+    /// The plan of an offered item, for a terminal in `division`, offered at `instant`.
+    pub fn from_offered(
+        offered: &Offered<'_>,
+        division: DivisionCode,
+        instant: OffsetDateTime,
+    ) -> ItemPlan {
         let item = offered.item;
+        let today = instant.to_offset(CST).date();
         let steps = offered
             .flow
             .steps
@@ -141,6 +161,16 @@ impl ItemPlan {
                 },
                 Step::Sign => PlannedStep::Sign,
                 Step::Confirm => PlannedStep::Confirm,
+                Step::Appointment => PlannedStep::Appointment {
+                    division: division.to_string(),
+                    from: format!(
+                        "{:04}-{:02}-{:02}",
+                        today.year(),
+                        u8::from(today.month()),
+                        today.day()
+                    ),
+                    days: APPOINTMENT_DAYS,
+                },
                 Step::Pay { fee, .. } => PlannedStep::Pay {
                     fee: match fee {
                         Fee::Fixed { fen } => FeePlan::Fixed(*fen),

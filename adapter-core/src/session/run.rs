@@ -15,10 +15,11 @@ use super::{CallId, Ctx, JournalEntry, TimerId};
 use crate::catalogue::Delivery;
 use crate::plan::StepKind;
 use crate::platform::{
-    DocumentRequest, ELicence, ErrorClass, Evaluation, IdentityCheck, LicenceQuery,
-    MaterialContent, MaterialUpload, NewApplication, NoticeRequest, NoticeStatus,
-    PaymentCancellation, PaymentConfirmation, PaymentMethod, PaymentNotice, PlatformCall,
-    PlatformError, PlatformReply, QrIdentityCheck, Submission, Submitted, VerifiedIdentity,
+    AppointmentSlot, Booking, BookingRequest, DocumentRequest, ELicence, ErrorClass, Evaluation,
+    IdentityCheck, LicenceQuery, MaterialContent, MaterialUpload, NewApplication, NoticeRequest,
+    NoticeStatus, PaymentCancellation, PaymentConfirmation, PaymentMethod, PaymentNotice,
+    PlatformCall, PlatformError, PlatformReply, QrIdentityCheck, SlotQuery, Submission, Submitted,
+    VerifiedIdentity,
 };
 
 /// What the platform call was for.
@@ -36,6 +37,8 @@ enum Purpose {
     CancelPayment,
     FetchDocument(usize),
     Evaluate,
+    Slots,
+    Book,
 }
 
 impl Purpose {
@@ -43,7 +46,11 @@ impl Purpose {
     fn settles(self) -> bool {
         matches!(
             self,
-            Purpose::Confirm | Purpose::Submit | Purpose::CheckQr | Purpose::CancelPayment
+            Purpose::Confirm
+                | Purpose::Submit
+                | Purpose::CheckQr
+                | Purpose::CancelPayment
+                | Purpose::Book
         )
     }
 }
@@ -122,6 +129,12 @@ pub(crate) struct Run {
     submit_shown: bool,
     notice: Option<PaymentNotice>,
     payment: Option<Payment>,
+    /// The slots offered to the citizen, the one chosen, the booking made.
+    slots: Option<Vec<AppointmentSlot>>,
+    chosen_slot: Option<AppointmentSlot>,
+    booking: Option<Booking>,
+    /// Why Step.Appointment is sent again.
+    appointment_prompt: Option<String>,
     documents: Vec<Option<crate::platform::Document>>,
     doc_cursor: usize,
     delivered: bool,
@@ -162,6 +175,10 @@ impl Run {
             submit_shown: false,
             notice: None,
             payment: None,
+            slots: None,
+            chosen_slot: None,
+            booking: None,
+            appointment_prompt: None,
             documents: Vec::new(),
             doc_cursor: 0,
             delivered: false,
@@ -321,6 +338,11 @@ impl Run {
                     Command::Confirm(tsp::StepConfirm { summary }),
                 );
             }
+            PlannedStep::Appointment {
+                division,
+                from,
+                days,
+            } => self.begin_appointment(ctx, division, from, days),
             PlannedStep::Pay { fee, methods } => self.begin_pay(ctx, &fee, &methods),
             PlannedStep::Submit => {
                 if self.application.is_none() {
@@ -487,17 +509,125 @@ impl Run {
         }
     }
 
+    /// Slots are looked up, the citizen chooses one, the engine books it. A slot that fills up
+    /// meanwhile sends the citizen back to choose again, with fresh slots.
+    fn begin_appointment(&mut self, ctx: &mut Ctx<'_>, division: String, from: String, days: u32) {
+        if self.booking.is_some() {
+            self.next_step(ctx);
+            return;
+        }
+        let Some(slots) = self.slots.clone() else {
+            // From the date the citizen asked for, if the form had one and it is not past.
+            let asked = self
+                .plan
+                .steps
+                .iter()
+                .find_map(|s| match s {
+                    PlannedStep::Form { fields } => fields
+                        .iter()
+                        .find(|f| f.kind == "date")
+                        .map(|f| f.id.clone()),
+                    _ => None,
+                })
+                .and_then(|id| self.form.get(&id))
+                .map(|v| v.expose().trim().to_owned())
+                .filter(|d| is_iso_date(d) && *d > from);
+            let request = PlatformCall::AppointmentSlots(SlotQuery {
+                implementing_code: self.plan.implementing_code.clone(),
+                division,
+                from: asked.unwrap_or(from),
+                days,
+            });
+            self.call(ctx, Purpose::Slots, request);
+            return;
+        };
+        if slots.is_empty() {
+            self.cancel(ctx, Outcome::Failed, "近期没有可预约的时段，请改日再试");
+            return;
+        }
+        let Some(slot) = self.chosen_slot.clone() else {
+            let prompt = self.appointment_prompt.take();
+            self.ask(
+                ctx,
+                StepKind::Appointment,
+                Command::Appointment(tsp::StepAppointment {
+                    slots: slots
+                        .iter()
+                        .map(|s| tsp::AppointmentSlot {
+                            slot_id: s.slot_id.clone(),
+                            hall: s.hall.clone(),
+                            start: s.start.clone(),
+                            end: s.end.clone(),
+                            remaining: s.remaining,
+                        })
+                        .collect(),
+                    prompt,
+                }),
+            );
+            return;
+        };
+        let Some(identity) = &self.identity else {
+            self.cancel(ctx, Outcome::Failed, "未完成身份核验，无法预约");
+            return;
+        };
+        let request = PlatformCall::BookAppointment(BookingRequest {
+            // One key per slot: choosing again after a full slot is a different booking.
+            idempotency_key: self.key(ctx, &format!("booking/{}", short_hash(&slot.slot_id))),
+            slot_id: slot.slot_id.clone(),
+            subject: identity.subject.clone(),
+        });
+        self.call(ctx, Purpose::Book, request);
+    }
+
+    fn on_appointment_chosen(&mut self, ctx: &mut Ctx<'_>, choice: tsp::AppointmentChoice) {
+        let chosen = self
+            .slots
+            .iter()
+            .flatten()
+            .find(|s| s.slot_id == choice.slot_id)
+            .cloned();
+        match chosen {
+            Some(slot) => {
+                self.chosen_slot = Some(slot);
+                self.begin(ctx);
+            }
+            None => self.choose_again(ctx, "请从列出的时段中选择", false),
+        }
+    }
+
+    /// Sends the citizen back to the slots (`fresh`: look them up again first).
+    fn choose_again(&mut self, ctx: &mut Ctx<'_>, prompt: &str, fresh: bool) {
+        self.attempts += 1;
+        if self.attempts >= ctx.config.form_attempts {
+            self.cancel(ctx, Outcome::Failed, "预约未成功，请稍后再试");
+            return;
+        }
+        if fresh {
+            self.slots = None;
+        }
+        self.chosen_slot = None;
+        self.appointment_prompt = Some(prompt.to_owned());
+        self.proceed(ctx);
+    }
+
     fn begin_deliver(&mut self, ctx: &mut Ctx<'_>, outputs: &[PlannedOutput]) {
         if self.documents.len() < outputs.len() {
             self.documents.resize(outputs.len(), None);
         }
         while let Some(output) = outputs.get(self.doc_cursor) {
             if needs_document(output.delivery) {
+                let mut form = self.form.clone();
+                if let Some(slot) = &self.chosen_slot {
+                    form.insert(
+                        "appointment".to_owned(),
+                        Sensitive::new(format!("{} {} 至 {}", slot.hall, slot.start, slot.end)),
+                    );
+                }
                 let request = PlatformCall::FetchDocument(DocumentRequest {
                     reference: self.reference(),
                     result: output.result.clone(),
                     subject: self.identity.as_ref().map(|i| i.subject.clone()),
-                    form: self.form.clone(),
+                    form,
                 });
                 self.call(ctx, Purpose::FetchDocument(self.doc_cursor), request);
                 return;
@@ -517,6 +647,7 @@ impl Run {
                     (Delivery::Screen, Some(d)) if d.media_type.starts_with("text/") => {
                         Some(String::from_utf8_lossy(d.data.expose()).into_owned())
                     }
+                    (Delivery::Screen, Some(_)) => Some(self.screen_summary()),
                     (Delivery::A4Print | Delivery::ReceiptPrint | Delivery::Screen, None) => {
                         Some("文书暂未生成，请稍后到窗口或在粤省事领取".to_owned())
                     }
@@ -546,10 +677,22 @@ impl Run {
         );
     }
 
+    /// What a screen shows for a result whose document is a PDF.
+    fn screen_summary(&self) -> String {
+        match (&self.booking, &self.chosen_slot) {
+            (Some(b), Some(slot)) => format!(
+                "预约成功。预约号：{}；地点：{}；时间：{} 至 {}。请携带身份证按时前往。",
+                b.booking_number, slot.hall, slot.start, slot.end
+            ),
+            _ => format!("业务编号：{}", self.reference()),
+        }
+    }
+
     fn reference(&self) -> String {
         self.submitted
             .as_ref()
             .map(|s| s.case_number.clone())
+            .or_else(|| self.booking.as_ref().map(|b| b.booking_number.clone()))
             .or_else(|| self.application.clone())
             .or_else(|| self.notice.as_ref().map(|n| n.notice_number.clone()))
             .unwrap_or_else(|| self.plan.implementing_code.clone())
@@ -765,6 +908,7 @@ impl Run {
                     self.cancel(ctx, Outcome::Cancelled, "您已取消办理");
                 }
             }
+            Some(CompletionPayload::Appointment(choice)) => self.on_appointment_chosen(ctx, choice),
             Some(CompletionPayload::Pay(result)) => self.on_paid(ctx, result),
             Some(CompletionPayload::Submit(_)) => {
                 self.submit_shown = true;
@@ -1242,6 +1386,21 @@ impl Run {
                 self.evaluated = true;
                 self.proceed(ctx);
             }
+            (Purpose::Slots, PlatformReply::Slots(mut slots)) => {
+                slots.sort_by(|a, b| (&a.start, &a.hall).cmp(&(&b.start, &b.hall)));
+                self.slots = Some(slots);
+                self.proceed(ctx);
+            }
+            (Purpose::Book, PlatformReply::Booked(booking)) => {
+                let slot = self.chosen_slot.clone();
+                ctx.journal(JournalEntry::AppointmentBooked {
+                    booking_number: booking.booking_number.clone(),
+                    slot_id: slot.as_ref().map(|s| s.slot_id.clone()).unwrap_or_default(),
+                    start: slot.map(|s| s.start).unwrap_or_default(),
+                });
+                self.booking = Some(booking);
+                self.proceed(ctx);
+            }
             (purpose, _) => self.on_failure(
                 ctx,
                 purpose,
@@ -1363,6 +1522,19 @@ impl Run {
                 self.cancel(ctx, Outcome::Failed, "申请受理服务暂不可用，请稍后再试")
             }
             Purpose::Submit => self.cancel(ctx, Outcome::Failed, "申请提交失败"),
+            Purpose::Slots | Purpose::Book if unavailable => {
+                self.cancel(ctx, Outcome::Failed, "预约服务暂不可用，请稍后再试")
+            }
+            Purpose::Slots => self.cancel(ctx, Outcome::Failed, "该事项暂不能预约，请到窗口咨询"),
+            Purpose::Book => match error.code.as_str() {
+                "SLOT_FULL" | "SLOT_PASSED" | "SLOT_NOT_FOUND" => {
+                    self.choose_again(ctx, "该时段已约满或已过，请重新选择", true)
+                }
+                "ALREADY_BOOKED" => {
+                    self.cancel(ctx, Outcome::Failed, "您已预约该时段，无需重复预约")
+                }
+                _ => self.cancel(ctx, Outcome::Failed, "预约未成功，请到窗口咨询"),
+            },
         }
     }
 
@@ -1537,6 +1709,7 @@ impl Run {
             _ => None,
         });
         let case_number = self.submitted.as_ref().map(|s| s.case_number.clone());
+        let booking_number = self.booking.as_ref().map(|b| b.booking_number.clone());
         ctx.journal(JournalEntry::ItemEnded {
             outcome,
             case_number: case_number.clone(),
@@ -1549,6 +1722,7 @@ impl Run {
                 outcome,
                 case_number,
                 receipt_number,
+                booking_number,
                 refund,
                 message: message.filter(|m| !m.is_empty()),
             }),
@@ -1568,4 +1742,14 @@ fn short_hash(text: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `YYYY-MM-DD`, by shape (the platform checks the date itself).
+fn is_iso_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
 }

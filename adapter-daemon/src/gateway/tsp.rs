@@ -105,6 +105,8 @@ pub struct TspGateway {
     data: std::sync::RwLock<Arc<DataSet>>,
     /// Cleared when the daemon stops: no new sessions, live ones may finish.
     accepting: std::sync::atomic::AtomicBool,
+    /// Numbers connections, so a session tells its current one from one it was resumed away from.
+    connections: std::sync::atomic::AtomicU64,
     registry: Arc<TerminalRegistry>,
     platform: Arc<dyn PlatformApi>,
     journal: Arc<dyn JournalSink>,
@@ -123,14 +125,22 @@ impl std::fmt::Debug for TspGateway {
     }
 }
 
+/// Messages to a session's actor. `conn` numbers the connection a message came from: after a
+/// resume, what the old connection still says (its last frames, its drop) is stale and ignored.
 enum SessionMsg {
-    FromTerminal(Message),
+    FromTerminal {
+        conn: u64,
+        message: Message,
+    },
     Attach {
+        conn: u64,
         writer: mpsc::Sender<String>,
         resume_request: u64,
         token: String,
     },
-    Detach,
+    Detach {
+        conn: u64,
+    },
     Platform {
         call: adapter_core::session::CallId,
         name: &'static str,
@@ -160,6 +170,7 @@ impl TspGateway {
         Arc::new(TspGateway {
             data: std::sync::RwLock::new(data),
             accepting: std::sync::atomic::AtomicBool::new(true),
+            connections: std::sync::atomic::AtomicU64::new(1),
             registry,
             platform,
             journal,
@@ -305,6 +316,9 @@ impl TspGateway {
             let _ = sink.close().await;
         });
 
+        let conn = self
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The first command opens or resumes a session.
         let first = tokio::time::timeout(
             self.config.handshake_timeout,
@@ -312,7 +326,7 @@ impl TspGateway {
         )
         .await;
         let session = match first {
-            Ok(Some(message)) => self.attach(&terminal, message, &writer).await,
+            Ok(Some(message)) => self.attach(&terminal, message, conn, &writer).await,
             _ => None,
         };
         let Some(tx) = session else {
@@ -327,11 +341,15 @@ impl TspGateway {
                 () = tx.closed() => None,
             };
             let Some(message) = message else { break };
-            if tx.send(SessionMsg::FromTerminal(message)).await.is_err() {
+            if tx
+                .send(SessionMsg::FromTerminal { conn, message })
+                .await
+                .is_err()
+            {
                 break;
             }
         }
-        let _ = tx.send(SessionMsg::Detach).await;
+        let _ = tx.send(SessionMsg::Detach { conn }).await;
         drop(writer);
         let _ = writer_task.await;
         Ok(())
@@ -342,6 +360,7 @@ impl TspGateway {
         self: &Arc<Self>,
         terminal: &RegisteredTerminal,
         message: Message,
+        conn: u64,
         writer: &mpsc::Sender<String>,
     ) -> Option<mpsc::Sender<SessionMsg>> {
         let send = |m: Message| {
@@ -461,6 +480,7 @@ impl TspGateway {
                         ..profile
                     },
                     writer: Some(writer.clone()),
+                    conn,
                     tx: tx.clone(),
                     timers: HashMap::new(),
                     last_request: request_id,
@@ -496,6 +516,7 @@ impl TspGateway {
                 }
                 let attached = tx
                     .send(SessionMsg::Attach {
+                        conn,
                         writer: writer.clone(),
                         resume_request: request_id,
                         token: new_token,
@@ -572,6 +593,8 @@ struct Actor {
     terminal: RegisteredTerminal,
     profile: TerminalProfile,
     writer: Option<mpsc::Sender<String>>,
+    /// The connection attached now.
+    conn: u64,
     tx: mpsc::Sender<SessionMsg>,
     timers: HashMap<TimerId, JoinHandle<()>>,
     last_request: u64,
@@ -616,21 +639,32 @@ impl Actor {
                 }
             };
             let Some(message) = message else { break };
+            match &message {
+                SessionMsg::FromTerminal { conn, .. } | SessionMsg::Detach { conn }
+                    if *conn != self.conn =>
+                {
+                    debug!(session = %self.session_id, conn, "ignored: from a connection the session was resumed away from");
+                    continue;
+                }
+                _ => {}
+            }
             if matches!(
                 message,
-                SessionMsg::FromTerminal(_) | SessionMsg::Attach { .. }
+                SessionMsg::FromTerminal { .. } | SessionMsg::Attach { .. }
             ) {
                 last_activity = tokio::time::Instant::now();
                 warned = false;
             }
             let actions = match message {
-                SessionMsg::FromTerminal(m) => self.on_terminal(m).await,
+                SessionMsg::FromTerminal { message, .. } => self.on_terminal(message).await,
                 SessionMsg::Attach {
+                    conn,
                     writer,
                     resume_request,
                     token,
                 } => {
                     self.writer = Some(writer);
+                    self.conn = conn;
                     self.token = token.clone();
                     self.send(Message::success(
                         resume_request,
@@ -648,7 +682,7 @@ impl Actor {
                     }
                     self.engine.handle(Input::Resumed)
                 }
-                SessionMsg::Detach => {
+                SessionMsg::Detach { .. } => {
                     self.writer = None;
                     debug!(session = %self.session_id, "TSP connection dropped");
                     self.engine.handle(Input::Disconnected)
@@ -993,14 +1027,11 @@ impl Actor {
 
     fn plan_item(&self, code: &str) -> Result<ItemPlan, (CompletionCode, String)> {
         let data = self.gateway.data();
-        let result = offer(
-            &data.catalogue,
-            &data.calendar,
-            &self.terminal_view(&data),
-            (self.gateway.clock)(),
-        );
+        let terminal = self.terminal_view(&data);
+        let now = (self.gateway.clock)();
+        let result = offer(&data.catalogue, &data.calendar, &terminal, now);
         if let Some(o) = result.offered.iter().find(|o| o.item.code.as_str() == code) {
-            return Ok(ItemPlan::from_offered(o));
+            return Ok(ItemPlan::from_offered(o, terminal.division, now));
         }
         match result
             .unavailable

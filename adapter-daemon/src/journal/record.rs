@@ -235,6 +235,14 @@ fn engine_body(entry: &JournalEntry, cipher: &FieldCipher) -> (&'static str, Val
             "PaymentCancelled",
             json!({ "noticeNumber": notice_number, "refundReference": refund_reference }),
         ),
+        E::AppointmentBooked {
+            booking_number,
+            slot_id,
+            start,
+        } => (
+            "AppointmentBooked",
+            json!({ "bookingNumber": booking_number, "slotId": slot_id, "start": start }),
+        ),
         E::Delivered {
             result,
             delivery,

@@ -124,6 +124,7 @@ pub enum StepCommand {
     Materials(StepMaterials),
     Sign(StepSign),
     Confirm(StepConfirm),
+    Appointment(StepAppointment),
     Pay(StepPay),
     Reverse(StepReverse),
     Submit(StepSubmit),
@@ -140,6 +141,7 @@ impl StepCommand {
             Command::Materials(p) => StepCommand::Materials(p),
             Command::Sign(p) => StepCommand::Sign(p),
             Command::Confirm(p) => StepCommand::Confirm(p),
+            Command::Appointment(p) => StepCommand::Appointment(p),
             Command::Pay(p) => StepCommand::Pay(p),
             Command::Reverse(p) => StepCommand::Reverse(p),
             Command::Submit(p) => StepCommand::Submit(p),
@@ -157,6 +159,7 @@ impl StepCommand {
             StepCommand::Materials(_) => CommandName::Materials,
             StepCommand::Sign(_) => CommandName::Sign,
             StepCommand::Confirm(_) => CommandName::Confirm,
+            StepCommand::Appointment(_) => CommandName::Appointment,
             StepCommand::Pay(_) => CommandName::Pay,
             StepCommand::Reverse(_) => CommandName::Reverse,
             StepCommand::Submit(_) => CommandName::Submit,
@@ -318,6 +321,24 @@ impl TerminalClient {
             }
             _ => Err(ClientError::WebSocket("unexpected completion".into())),
         }
+    }
+
+    /// The token that resumes this session, for a terminal application that keeps it across
+    /// its own restart (the session survives for the daemon's resume window).
+    pub fn resume_token(&self) -> Option<&Sensitive<String>> {
+        self.resume_token.as_ref()
+    }
+
+    /// Resumes a session this connection did not open: the terminal application restarted and
+    /// kept the token (see [`TerminalClient::resume_token`]).
+    pub async fn resume_with(
+        &mut self,
+        token: Sensitive<String>,
+    ) -> Result<SessionResumed, ClientError> {
+        self.resume_token = Some(token);
+        let resumed = self.resume().await?;
+        self.session_id = Some(resumed.session_id.clone());
+        Ok(resumed)
     }
 
     /// What the terminal can offer now.

@@ -237,6 +237,7 @@ messages! {
         Materials = "Step.Materials": StepMaterials => MaterialsResult, DaemonToTerminal;
         Sign = "Step.Sign": StepSign => SignResult, DaemonToTerminal;
         Confirm = "Step.Confirm": StepConfirm => ConfirmResult, DaemonToTerminal;
+        Appointment = "Step.Appointment": StepAppointment => AppointmentChoice, DaemonToTerminal;
         Pay = "Step.Pay": StepPay => PayResult, DaemonToTerminal;
         Reverse = "Step.Reverse": StepReverse => ReverseResult, DaemonToTerminal;
         Submit = "Step.Submit": StepSubmit => Empty, DaemonToTerminal;

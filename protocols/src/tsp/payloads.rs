@@ -187,7 +187,8 @@ pub struct OfferedItem {
     pub name: String,
     pub name_en: String,
     pub department: String,
-    /// The steps in order: identify, form, materials, sign, confirm, pay, submit, deliver, rate.
+    /// The steps in order: identify, form, materials, sign, confirm, appointment, pay, submit,
+    /// deliver, rate.
     pub steps: Vec<String>,
     /// A fixed fee in fen, if any.
     pub fee_fen: Option<u64>,
@@ -235,6 +236,8 @@ pub struct ItemOutcome {
     pub case_number: Option<String>,
     /// The platform's receipt for a payment.
     pub receipt_number: Option<String>,
+    /// The booking number (预约号) of an appointment.
+    pub booking_number: Option<String>,
     /// Set when money was taken and is being given back.
     pub refund: Option<Refund>,
     pub message: Option<String>,
@@ -487,6 +490,37 @@ pub struct StepSubmit {
     /// YYYY-MM-DD.
     pub promised_date: Option<String>,
     pub message: String,
+}
+
+/// A time a hall can receive the citizen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppointmentSlot {
+    pub slot_id: String,
+    /// The hall (政务服务大厅) the citizen goes to.
+    pub hall: String,
+    /// RFC 3339, China Standard Time.
+    pub start: String,
+    pub end: String,
+    /// Places left.
+    pub remaining: u32,
+}
+
+/// Step.Appointment: choose one of these slots; the daemon books it when the step completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StepAppointment {
+    /// In time order; never empty.
+    pub slots: Vec<AppointmentSlot>,
+    /// Why the step is sent again (the chosen slot filled up meanwhile).
+    pub prompt: Option<String>,
+}
+
+/// Step.Appointment completion: the slot the citizen chose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppointmentChoice {
+    pub slot_id: String,
 }
 
 /// A result to hand over.
