@@ -319,7 +319,8 @@ impl Config {
         if t.idle_timeout_seconds > 0 && t.idle_timeout_seconds < 10 {
             p.push(problem("tsp.idle_timeout_seconds", "must be at least 10"));
         }
-        if t.listen == self.admin.listen {
+        // Port 0 asks the system for a free port: two of them never collide.
+        if t.listen == self.admin.listen && t.listen.port() != 0 {
             p.push(problem("admin.listen", "is the same address as tsp.listen"));
         }
         if let Some(token) = &self.admin.token

@@ -60,7 +60,7 @@ impl std::fmt::Debug for DataSource {
 
 /// The demonstration terminals of a fresh installation: id, profile, division, site.
 pub const DEMO_TERMINALS: [(&str, &str, &str, &str); 3] = [
-    ("STM-DEMO-0001", "stm-full", "440106", "gz-tianhe-hall"),
+    ("STM-DEMO-0001", "stm-full", "440106", "gz-tianhe-24h"),
     ("STM-DEMO-0002", "stm-no-a4", "440304", "sz-futian-branch"),
     (
         "KIOSK-DEMO-0001",
