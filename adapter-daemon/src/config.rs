@@ -547,6 +547,16 @@ mod tests {
         );
     }
 
+    /// fixtures/config/stm-adapter.toml documents every option with its default: it must load,
+    /// and say exactly what the built-in defaults are.
+    #[test]
+    fn the_commented_example_is_the_defaults() {
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config/stm-adapter.toml");
+        let c = Config::load(Some(&file), env(&[])).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
     #[test]
     fn the_environment_overrides_the_file() {
         let dir = tempfile::tempdir().unwrap();
