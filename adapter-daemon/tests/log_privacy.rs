@@ -9,6 +9,8 @@
 //! a refused face, a wrong name, a form with a phone number, a paid notice when offered) and
 //! the whole log is searched for their ID numbers, names, addresses, phone number and QR code.
 //!
+//! The process also gets SIGHUP (the catalogue reloads) and SIGTERM (it exits 0).
+//!
 //! The daemon runs on the wall clock, so the test runs what is offered now: the certificate print
 //! (back-end always open, at the demonstration terminal in a 24-hour self-service zone) at
 //! least, and the items of other back-ends when they are open.
@@ -286,8 +288,17 @@ async fn full_sessions_leave_no_personal_data_in_the_log() {
         client.close(None).await.unwrap();
     }
 
-    // SIGTERM: drain, flush, exit 0.
+    // SIGHUP reloads the catalogue; SIGTERM drains, flushes and exits 0.
     let pid = daemon.0.id().to_string();
+    let hup = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(hup.success());
+    for _ in 0..100 {
+        let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+        if log.contains("catalogue reloaded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     let status = daemon.0.wait().unwrap();
@@ -296,7 +307,9 @@ async fn full_sessions_leave_no_personal_data_in_the_log() {
     let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     let lines = log.lines().count();
     assert!(
-        log.contains("TSP session opened") && log.contains("platform call failed"),
+        log.contains("TSP session opened")
+            && log.contains("platform call failed")
+            && log.contains("SIGHUP: catalogue reloaded"),
         "the log holds the sessions and the refusals ({lines} lines)"
     );
     for line in log.lines() {

@@ -482,6 +482,95 @@ async fn terminals_without_a_certificate_or_unknown_ones_are_refused() {
     r.daemon.stop().await;
 }
 
+/// The operator reloads the catalogue while a citizen is mid-item: the item finishes on the plan
+/// it started with; /v1 wants the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_mid_item_does_not_drop_the_session() {
+    let r = start().await;
+    let mut client = TerminalClient::connect(r.terminal("STM-DEMO-0001"))
+        .await
+        .unwrap();
+    client.open(open_payload()).await.unwrap();
+    let item = client.start_item(CERTIFICATE).await.unwrap();
+    let ClientEvent::Step(first) = client.next().await.unwrap() else {
+        panic!("the first step")
+    };
+
+    let admin = format!("http://{}", r.daemon.endpoints.admin);
+    let token = std::fs::read_to_string(r.dir.path().join("data/admin.token")).unwrap();
+    let http = admin_client();
+    let refused = http
+        .post(format!("{admin}/v1/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let wrong = http
+        .post(format!("{admin}/v1/reload"))
+        .bearer_auth("not-the-token-at-all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let reloaded = http
+        .post(format!("{admin}/v1/reload"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let reloaded: serde_json::Value = serde_json::from_str(&reloaded).unwrap();
+    assert_eq!(
+        reloaded,
+        serde_json::json!({"reloaded": true, "items": 131})
+    );
+    let sessions = http
+        .get(format!("{admin}/v1/sessions"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sessions: serde_json::Value = serde_json::from_str(&sessions).unwrap();
+    assert_eq!(
+        sessions["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{sessions}"
+    );
+    assert_eq!(sessions["sessions"][0]["terminalId"], "STM-DEMO-0001");
+
+    client
+        .complete(first.request_id, answer(&first.command))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), client.next())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            ClientEvent::Step(step) => client
+                .complete(step.request_id, answer(&step.command))
+                .await
+                .unwrap(),
+            ClientEvent::ItemEnded {
+                request_id,
+                outcome,
+            } => {
+                assert_eq!(request_id, item);
+                assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    r.daemon.stop().await;
+}
+
 /// A terminal that comes back on a new connection while the daemon still holds the old one
 /// (a half-open TCP connection, a restarted terminal application): what the old connection says
 /// afterwards, its drop included, must not detach the session from the new one.
