@@ -31,6 +31,8 @@ pub struct AdminState {
     reload: Arc<dyn Fn() -> Result<usize, String> + Send + Sync>,
     /// The platform catalogue's ETag from the last readiness check (so the next is a 304).
     etag: Arc<Mutex<Option<String>>>,
+    /// The ISO 8583 biller host, when enabled.
+    host: Option<Arc<crate::gateway::iso8583::HostGateway>>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -58,7 +60,14 @@ impl AdminState {
             token: token.into(),
             reload,
             etag: Arc::new(Mutex::new(None)),
+            host: None,
         }
+    }
+
+    /// Shows the biller host's links at /v1/links.
+    pub fn with_host(mut self, host: Arc<crate::gateway::iso8583::HostGateway>) -> AdminState {
+        self.host = Some(host);
+        self
     }
 }
 
@@ -66,6 +75,7 @@ pub fn router(state: AdminState) -> Router {
     let v1 = Router::new()
         .route("/v1/terminals", get(terminals))
         .route("/v1/sessions", get(sessions))
+        .route("/v1/links", get(links))
         .route("/v1/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -184,6 +194,11 @@ async fn terminals(State(state): State<AdminState>) -> Json<serde_json::Value> {
         })
         .collect();
     Json(json!({ "terminals": list }))
+}
+
+async fn links(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    let links = state.host.as_ref().map(|h| h.links()).unwrap_or_default();
+    Json(json!({ "enabled": state.host.is_some(), "links": links }))
 }
 
 async fn sessions(State(state): State<AdminState>) -> Json<serde_json::Value> {

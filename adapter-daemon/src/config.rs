@@ -20,6 +20,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log: LogSection,
     pub tsp: TspSection,
+    pub iso8583: Iso8583Section,
     pub admin: AdminSection,
     pub pki: PkiSection,
     pub registry: RegistrySection,
@@ -33,6 +34,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             log: LogSection::default(),
             tsp: TspSection::default(),
+            iso8583: Iso8583Section::default(),
             admin: AdminSection::default(),
             pki: PkiSection::default(),
             registry: RegistrySection::default(),
@@ -91,6 +93,43 @@ impl Default for TspSection {
             handshake_timeout_seconds: 10,
             platform_timeout_seconds: 40,
             drain_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Iso8583Section {
+    /// Whether the biller host listens for bank-switch links at all.
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// The links' dialect (docs/iso8583-binding.md): `gov-bill`.
+    pub dialect: String,
+    /// TLS with client certificates issued by this CA (PEM); the daemon presents its server
+    /// certificate. Required on a non-loopback address unless `insecure_plaintext`.
+    pub client_ca: Option<PathBuf>,
+    /// Plain TCP on a non-loopback address: only behind a network that encrypts the link.
+    pub insecure_plaintext: bool,
+    /// A file with the X9.19 MAC key (32 hex characters, double-length DES); every message then
+    /// carries a MAC.
+    pub mac_key_file: Option<PathBuf>,
+    /// An idle link gets an echo after this long, and is closed when it does not answer within
+    /// `echo_timeout_seconds`.
+    pub idle_echo_seconds: u64,
+    pub echo_timeout_seconds: u64,
+}
+
+impl Default for Iso8583Section {
+    fn default() -> Self {
+        Iso8583Section {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7583)),
+            dialect: "gov-bill".into(),
+            client_ca: None,
+            insecure_plaintext: false,
+            mac_key_file: None,
+            idle_echo_seconds: 60,
+            echo_timeout_seconds: 10,
         }
     }
 }
@@ -289,6 +328,49 @@ impl Config {
         Ok(config)
     }
 
+    fn check_iso8583(&self, p: &mut Vec<ConfigProblem>) {
+        let i = &self.iso8583;
+        if !i.enabled {
+            return;
+        }
+        if i.dialect != "gov-bill" {
+            p.push(problem(
+                "iso8583.dialect",
+                format!(
+                    "{:?} is not served: this version's biller host speaks gov-bill",
+                    i.dialect
+                ),
+            ));
+        }
+        for (key, other) in [
+            ("tsp.listen", self.tsp.listen),
+            ("admin.listen", self.admin.listen),
+        ] {
+            if i.listen == other && other.port() != 0 {
+                p.push(problem(
+                    "iso8583.listen",
+                    format!("is the same address as {key}"),
+                ));
+            }
+        }
+        if !i.listen.ip().is_loopback() && i.client_ca.is_none() && !i.insecure_plaintext {
+            p.push(problem(
+                "iso8583.listen",
+                "is not a loopback address: set iso8583.client_ca for TLS, or \
+                 iso8583.insecure_plaintext = true behind a network that encrypts the link",
+            ));
+        }
+        if i.idle_echo_seconds < 5 {
+            p.push(problem("iso8583.idle_echo_seconds", "must be at least 5"));
+        }
+        if i.echo_timeout_seconds == 0 {
+            p.push(problem(
+                "iso8583.echo_timeout_seconds",
+                "must be at least 1",
+            ));
+        }
+    }
+
     /// Checks the configuration as a whole; every problem is reported.
     pub fn check(&self) -> Result<(), ConfigError> {
         let mut p = Vec::new();
@@ -323,6 +405,7 @@ impl Config {
         if t.listen == self.admin.listen && t.listen.port() != 0 {
             p.push(problem("admin.listen", "is the same address as tsp.listen"));
         }
+        self.check_iso8583(&mut p);
         if let Some(token) = &self.admin.token
             && token.len() < 16
         {
@@ -341,6 +424,8 @@ impl Config {
             ("pki.server_cert", &self.pki.server_cert),
             ("pki.server_key", &self.pki.server_key),
             ("pki.terminal_ca", &self.pki.terminal_ca),
+            ("iso8583.client_ca", &self.iso8583.client_ca),
+            ("iso8583.mac_key_file", &self.iso8583.mac_key_file),
             ("platform.ca_file", &self.platform.ca_file),
             ("platform.client_cert", &self.platform.client_cert),
             ("platform.client_key", &self.platform.client_key),
@@ -555,6 +640,44 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config/stm-adapter.toml");
         let c = Config::load(Some(&file), env(&[])).unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn a_switch_link_off_loopback_needs_tls_or_a_plain_admission() {
+        let e = Config::load(
+            None,
+            env(&[
+                ("STM_ADAPTER__ISO8583__LISTEN", "0.0.0.0:7583"),
+                ("STM_ADAPTER__ISO8583__DIALECT", "cups-terminal"),
+                ("STM_ADAPTER__ISO8583__IDLE_ECHO_SECONDS", "1"),
+            ]),
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "iso8583.dialect",
+                "iso8583.listen",
+                "iso8583.idle_echo_seconds"
+            ],
+            "{e}"
+        );
+        let c = Config::load(
+            None,
+            env(&[
+                ("STM_ADAPTER__ISO8583__LISTEN", "0.0.0.0:7583"),
+                ("STM_ADAPTER__ISO8583__INSECURE_PLAINTEXT", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.iso8583.insecure_plaintext);
+        let e = Config::load(
+            None,
+            env(&[("STM_ADAPTER__ISO8583__LISTEN", "127.0.0.1:7443")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].problem, "is the same address as tsp.listen");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::config::{Config, PlatformMode};
+use crate::gateway::iso8583::{HostConfig, HostGateway};
 use crate::gateway::tsp::{Clock, TspConfig, TspGateway};
 use crate::journal::sqlite::SqliteStore;
 use crate::journal::{FieldCipher, Journal, JournalStore};
@@ -74,6 +75,8 @@ pub const DEMO_TERMINALS: [(&str, &str, &str, &str); 3] = [
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub tsp: SocketAddr,
+    /// The ISO 8583 biller host, when enabled: address, and whether links use TLS.
+    pub iso8583: Option<(SocketAddr, bool)>,
     pub admin: SocketAddr,
     pub platform: String,
     pub data_dir: PathBuf,
@@ -89,6 +92,7 @@ pub struct Endpoints {
 pub struct Daemon {
     pub endpoints: Endpoints,
     gateway: Arc<TspGateway>,
+    host: Option<Arc<HostGateway>>,
     journal: Arc<Journal>,
     store: Arc<SqliteStore>,
     stop_tsp: watch::Sender<bool>,
@@ -255,6 +259,27 @@ impl Daemon {
             tsp_stopped,
         )));
 
+        // The ISO 8583 biller host, on the same journal and platform.
+        let (host, iso8583) = if config.iso8583.enabled {
+            let (host, addr, tls) = start_host(
+                &config,
+                &server_cert,
+                &server_key,
+                Arc::clone(&client) as Arc<dyn adapter_core::platform::PlatformApi>,
+                Arc::new(MeteredJournal::new(
+                    Arc::clone(&journal),
+                    Arc::clone(&metrics),
+                )),
+                source.clock.clone(),
+                stop_tsp.subscribe(),
+                &mut tasks,
+            )
+            .await?;
+            (Some(host), Some((addr, tls)))
+        } else {
+            (None, None)
+        };
+
         // Reload: the same sources again, checked before anything is replaced.
         let reload_gateway = Arc::clone(&gateway);
         let load = source.load;
@@ -288,6 +313,10 @@ impl Daemon {
             token,
             Arc::clone(&reload),
         );
+        let state = match &host {
+            Some(h) => state.with_host(Arc::clone(h)),
+            None => state,
+        };
         tasks.push(tokio::spawn(admin::serve(
             admin_listener,
             state,
@@ -296,6 +325,7 @@ impl Daemon {
 
         let endpoints = Endpoints {
             tsp: tsp_addr,
+            iso8583,
             admin: admin_addr,
             platform,
             data_dir,
@@ -316,6 +346,7 @@ impl Daemon {
         Ok(Daemon {
             endpoints,
             gateway,
+            host,
             journal,
             store,
             stop_tsp,
@@ -337,6 +368,13 @@ impl Daemon {
                 e.tsp,
                 crate::gateway::tsp::PATH
             ),
+            match e.iso8583 {
+                Some((addr, true)) => format!("  ISO 8583 (switch) tls://{addr}  (gov-bill)"),
+                Some((addr, false)) => {
+                    format!("  ISO 8583 (switch) tcp://{addr}  (gov-bill, plain TCP)")
+                }
+                None => "  ISO 8583 (switch) disabled (iso8583.enabled = false)".to_owned(),
+            },
             format!(
                 "  admin             http://{}  (/healthz /readyz /metrics /v1/…)",
                 e.admin
@@ -365,6 +403,11 @@ impl Daemon {
     /// Reloads the catalogue and the other data; sessions carry on.
     pub fn reload(&self) -> Result<usize, String> {
         (self.reload)()
+    }
+
+    /// The ISO 8583 biller host, when enabled.
+    pub fn host(&self) -> Option<&Arc<HostGateway>> {
+        self.host.as_ref()
     }
 
     pub fn gateway(&self) -> &Arc<TspGateway> {
@@ -540,4 +583,69 @@ fn remote_client(config: &Config) -> Result<PlatformClient, StartError> {
     c.tls = Some(tls);
     apply_client_settings(config, &mut c);
     PlatformClient::new(c).map_err(|e| bad("platform", &e))
+}
+
+/// Binds the biller host's listener and starts it.
+#[allow(clippy::too_many_arguments)]
+async fn start_host(
+    config: &Config,
+    server_cert: &Path,
+    server_key: &Path,
+    platform: Arc<dyn adapter_core::platform::PlatformApi>,
+    journal: Arc<dyn crate::journal::JournalSink>,
+    clock: Clock,
+    stop: watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<(Arc<HostGateway>, SocketAddr, bool), StartError> {
+    let section = &config.iso8583;
+    let dialect = match adapter_protocols::iso8583::builtin(&section.dialect) {
+        Some(Ok(d)) => d,
+        _ => {
+            return Err(StartError::Config(format!(
+                "iso8583.dialect: no dialect {:?}",
+                section.dialect
+            )));
+        }
+    };
+    let mac = match &section.mac_key_file {
+        Some(file) => {
+            let path = config.resolve(file);
+            let text = read(&path)?;
+            Some(
+                adapter_protocols::iso8583::mac::MacKey::from_hex(&text)
+                    .map_err(|e| StartError::Config(format!("iso8583.mac_key_file: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let tls = match &section.client_ca {
+        Some(ca) => Some(
+            crate::tls::server_config(
+                read(server_cert)?.as_bytes(),
+                read(server_key)?.as_bytes(),
+                read(&config.resolve(ca))?.as_bytes(),
+            )
+            .map_err(|e| StartError::Config(format!("iso8583.client_ca: {e}")))?,
+        ),
+        None => None,
+    };
+    let host = Arc::new(HostGateway::new(
+        HostConfig {
+            dialect,
+            mac,
+            idle_echo: Duration::from_secs(section.idle_echo_seconds),
+            echo_timeout: Duration::from_secs(section.echo_timeout_seconds),
+            platform_timeout: Duration::from_secs(config.tsp.platform_timeout_seconds),
+            clock,
+        },
+        platform,
+        journal,
+    ));
+    let listener = tokio::net::TcpListener::bind(section.listen)
+        .await
+        .map_err(|e| io(format!("iso8583.listen {}", section.listen), e))?;
+    let addr = listener.local_addr().map_err(|e| io("iso8583.listen", e))?;
+    let with_tls = tls.is_some();
+    tasks.push(tokio::spawn(Arc::clone(&host).serve(listener, tls, stop)));
+    Ok((host, addr, with_tls))
 }

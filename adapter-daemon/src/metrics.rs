@@ -52,6 +52,8 @@ pub struct Metrics {
     journal_commit_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     journal_failures: Gauge,
     breakers_open: Gauge,
+    iso8583_links: Counter,
+    iso8583_messages: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -78,6 +80,8 @@ impl Metrics {
             journal_queued: Gauge::default(),
             journal_commit_seconds: Gauge::default(),
             journal_failures: Gauge::default(),
+            iso8583_links: Counter::default(),
+            iso8583_messages: Family::default(),
             breakers_open: Gauge::default(),
             registry: Registry::default(),
         };
@@ -152,6 +156,16 @@ impl Metrics {
             "Platform operations whose circuit breaker is open",
             m.breakers_open.clone(),
         );
+        registry.register(
+            "iso8583_links_opened",
+            "Bank-switch links opened",
+            m.iso8583_links.clone(),
+        );
+        registry.register(
+            "iso8583_messages",
+            "ISO 8583 messages, by direction, MTI and response code",
+            m.iso8583_messages.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -172,6 +186,24 @@ impl Metrics {
             }
             JournalEvent::SessionEnded => {
                 self.sessions_ended.inc();
+            }
+            JournalEvent::LinkOpened { .. } => {
+                self.iso8583_links.inc();
+            }
+            JournalEvent::LinkClosed { .. } => {}
+            JournalEvent::Iso8583In(m) | JournalEvent::Iso8583Out(m) => {
+                let direction = if matches!(record.event, JournalEvent::Iso8583In(_)) {
+                    "in"
+                } else {
+                    "out"
+                };
+                self.iso8583_messages
+                    .get_or_create(&labels(&[
+                        ("direction", direction.to_owned()),
+                        ("mti", m.mti.clone()),
+                        ("code", m.response_code.clone().unwrap_or_default()),
+                    ]))
+                    .inc();
             }
             JournalEvent::PlatformCall {
                 call,

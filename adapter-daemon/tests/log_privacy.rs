@@ -69,6 +69,7 @@ fn start(dir: &Path) -> (Daemon, String) {
         .env("STM_ADAPTER__LOG__FORMAT", "json")
         .env("STM_ADAPTER__TSP__LISTEN", "127.0.0.1:0")
         .env("STM_ADAPTER__ADMIN__LISTEN", "127.0.0.1:0")
+        .env("STM_ADAPTER__ISO8583__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
         .spawn()

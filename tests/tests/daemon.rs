@@ -49,6 +49,7 @@ fn config(dir: &Path) -> Config {
     };
     config.tsp.listen = "127.0.0.1:0".parse().unwrap();
     config.admin.listen = "127.0.0.1:0".parse().unwrap();
+    config.iso8583.listen = "127.0.0.1:0".parse().unwrap();
     config.tsp.drain_seconds = 2;
     config
 }

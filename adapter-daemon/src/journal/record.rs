@@ -30,6 +30,16 @@ pub enum JournalEvent {
     },
     SessionResumed,
     SessionEnded,
+    /// A bank-switch link opened (`session_id` is the link id, `terminal_id` the peer).
+    LinkOpened {
+        tls: bool,
+    },
+    LinkClosed {
+        reason: String,
+    },
+    /// An ISO 8583 message received on a link, and one sent.
+    Iso8583In(crate::gateway::iso8583::Summary),
+    Iso8583Out(crate::gateway::iso8583::Summary),
 }
 
 /// One event of one session.
@@ -109,6 +119,10 @@ pub fn body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, Value)
         }
         JournalEvent::SessionResumed => ("SessionResumed", json!({})),
         JournalEvent::SessionEnded => ("SessionEnded", json!({})),
+        JournalEvent::LinkOpened { tls } => ("LinkOpened", json!({ "tls": tls })),
+        JournalEvent::LinkClosed { reason } => ("LinkClosed", json!({ "reason": reason })),
+        JournalEvent::Iso8583In(summary) => ("Iso8583In", json!(summary)),
+        JournalEvent::Iso8583Out(summary) => ("Iso8583Out", json!(summary)),
     }
 }
 

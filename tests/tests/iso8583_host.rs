@@ -1,0 +1,382 @@
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+//! The ISO 8583 biller host end to end: a daemon on embedded defaults, and a bank switch that
+//! knows nothing but docs/iso8583-binding.md — a plain TCP socket, a 2-byte length, gov-bill
+//! messages — signing on, echoing, inquiring, and finding out what this version refuses.
+
+use std::path::Path;
+use std::time::Duration;
+
+use adapter_core::shipped::shipped;
+use adapter_daemon::config::Config;
+use adapter_daemon::daemon::{Daemon, DataSource};
+use adapter_daemon::journal::FieldCipher;
+use adapter_daemon::journal::sqlite::SqliteStore;
+use adapter_daemon::journal::verify::verify;
+use adapter_daemon::sandbox;
+use adapter_protocols::iso8583::mac::{MacKey, retail_mac};
+use adapter_protocols::iso8583::{Dialect, Message, Mti, SubKey, Subfield, Value, builtin};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const NOTICE: &str = "44010026110000012345"; // 20000 fen to 广州市公安局交通警察支队
+const MAC_KEY: &str = "0123456789ABCDEFFEDCBA9876543210";
+
+fn gov_bill() -> &'static Dialect {
+    builtin("gov-bill").unwrap().unwrap()
+}
+
+async fn start(dir: &Path, tune: impl FnOnce(&mut Config)) -> Daemon {
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        ..Config::default()
+    };
+    config.tsp.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin.listen = "127.0.0.1:0".parse().unwrap();
+    config.iso8583.listen = "127.0.0.1:0".parse().unwrap();
+    config.tsp.drain_seconds = 1;
+    tune(&mut config);
+    let base = time::macros::datetime!(2026-12-01 10:00 +08:00);
+    let started = std::time::Instant::now();
+    let source = DataSource {
+        load: Box::new(|| Ok(shipped())),
+        sandbox: sandbox::shipped(),
+        clock: std::sync::Arc::new(move || base + started.elapsed()),
+    };
+    Daemon::start(config, source).await.unwrap()
+}
+
+/// A bank switch on one link.
+struct Switch {
+    stream: TcpStream,
+    stan: u32,
+    mac: Option<MacKey>,
+}
+
+impl Switch {
+    async fn connect(daemon: &Daemon) -> Switch {
+        let (addr, tls) = daemon.endpoints.iso8583.unwrap();
+        assert!(!tls, "loopback links are plain TCP by default");
+        Switch {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            stan: 0,
+            mac: None,
+        }
+    }
+
+    fn message(&mut self, mti: &str, fields: &[(u8, &str)]) -> Message<'static> {
+        self.stan += 1;
+        let mut m = Message::new(gov_bill(), mti.parse::<Mti>().unwrap());
+        m.set(7, "1201100000");
+        m.set(11, format!("{:06}", self.stan));
+        for (de, value) in fields {
+            m.set(*de, (*value).to_owned());
+        }
+        m
+    }
+
+    fn financial(
+        &mut self,
+        processing: &str,
+        notice: &str,
+        amount: Option<&str>,
+    ) -> Message<'static> {
+        let mut m = self.message(
+            "0200",
+            &[
+                (3, processing),
+                (12, "100000"),
+                (13, "1201"),
+                (32, "01020000"),
+                (37, "633510000001"),
+                (41, "ATM00001"),
+                (42, "102440153990001"),
+                (49, "156"),
+            ],
+        );
+        if let Some(a) = amount {
+            m.set(4, a.to_owned());
+        }
+        m.set_subfields(
+            48,
+            &[Subfield {
+                key: SubKey::Tag("PN01".into()),
+                value: Value::from(notice.to_owned()),
+            }],
+        )
+        .unwrap();
+        m
+    }
+
+    async fn send(&mut self, m: &Message<'_>) {
+        let mut body = m.to_bytes().unwrap();
+        if let Some(key) = &self.mac {
+            // The MAC field is last on the wire and covers everything before it.
+            let n = body.len() - 16;
+            let mac = retail_mac(key, &body[..n]);
+            body.truncate(n);
+            body.extend(hex::encode_upper(mac).into_bytes());
+        }
+        self.send_raw(&body).await;
+    }
+
+    async fn send_raw(&mut self, body: &[u8]) {
+        let mut frame = u16::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+        frame.extend_from_slice(body);
+        self.stream.write_all(&frame).await.unwrap();
+    }
+
+    /// The next message, or `None` when the daemon closed the link.
+    async fn recv_raw(&mut self) -> Option<Vec<u8>> {
+        let mut len = [0u8; 2];
+        let read = tokio::time::timeout(Duration::from_secs(10), self.stream.read_exact(&mut len))
+            .await
+            .expect("the daemon answers within 10 s");
+        read.ok()?;
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        self.stream.read_exact(&mut body).await.ok()?;
+        Some(body)
+    }
+
+    async fn recv(&mut self) -> Message<'static> {
+        let body = self.recv_raw().await.expect("an answer, not a closed link");
+        owned(&body)
+    }
+
+    async fn exchange(&mut self, m: &Message<'_>) -> Message<'static> {
+        self.send(m).await;
+        self.recv().await
+    }
+}
+
+fn owned(body: &[u8]) -> Message<'static> {
+    let decoded = gov_bill().decode(body).unwrap();
+    let mut m = Message::new(gov_bill(), decoded.mti());
+    for (de, v) in decoded.fields() {
+        m.set(de, v.clone().into_owned());
+    }
+    m
+}
+
+fn tag(m: &Message<'_>, name: &str) -> Option<String> {
+    m.subfields(48)
+        .unwrap()?
+        .into_iter()
+        .find(|s| s.key == SubKey::Tag(name.into()))
+        .and_then(|s| s.value.as_text().map(str::to_owned))
+}
+
+fn code<'m>(m: &'m Message<'_>) -> &'m str {
+    m.text(39).unwrap_or("--")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_signs_on_echoes_inquires_and_signs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), |_| {}).await;
+    let mut switch = Switch::connect(&daemon).await;
+
+    // Before sign-on a financial request is refused, never executed.
+    let inquiry = switch.financial("380000", NOTICE, None);
+    let answer = switch.exchange(&inquiry).await;
+    assert_eq!(answer.mti().as_str(), "0210");
+    assert_eq!(code(&answer), "12");
+    assert_eq!(answer.text(11), inquiry.text(11));
+
+    // Sign-on: 0810 echoes DE7, DE11 and DE70.
+    let sign_on = switch.message("0800", &[(70, "001")]);
+    let answer = switch.exchange(&sign_on).await;
+    assert_eq!(answer.mti().as_str(), "0810");
+    assert_eq!(code(&answer), "00");
+    for de in [7, 11, 70] {
+        assert_eq!(answer.text(de), sign_on.text(de), "DE{de} is echoed");
+    }
+    let echo = switch.message("0800", &[(70, "301")]);
+    assert_eq!(code(&switch.exchange(&echo).await), "00");
+
+    // The amount due on a notice, from the platform.
+    let inquiry = switch.financial("380000", NOTICE, None);
+    let answer = switch.exchange(&inquiry).await;
+    assert_eq!(code(&answer), "00");
+    for de in [3, 7, 11, 12, 13, 32, 37, 41, 42, 49] {
+        assert_eq!(answer.text(de), inquiry.text(de), "DE{de} is echoed");
+    }
+    assert_eq!(tag(&answer, "PN01").as_deref(), Some(NOTICE));
+    assert_eq!(tag(&answer, "AD01").as_deref(), Some("20000"));
+    assert_eq!(tag(&answer, "DD01").as_deref(), Some("20261231"));
+    assert_eq!(
+        tag(&answer, "PY01").as_deref(),
+        Some("广州市公安局交通警察支队")
+    );
+
+    // An unknown notice: nothing owed.
+    let unknown = switch.financial("380000", "44010099999999999999", None);
+    assert_eq!(code(&switch.exchange(&unknown).await), "B2");
+
+    // A request without its mandatory elements: format error.
+    let bare = switch.message("0200", &[(3, "380000")]);
+    assert_eq!(code(&switch.exchange(&bare).await), "30");
+
+    // This version takes no payment: refused, never executed; so no reversal finds an original,
+    // and zero totals reconcile.
+    let payment = switch.financial("500000", NOTICE, Some("000000020000"));
+    assert_eq!(code(&switch.exchange(&payment).await), "12");
+    let mut reversal = switch.message(
+        "0420",
+        &[
+            (3, "500000"),
+            (4, "000000020000"),
+            (32, "01020000"),
+            (37, "633510000001"),
+            (41, "ATM00001"),
+            (42, "102440153990001"),
+            (39, "98"),
+            (49, "156"),
+        ],
+    );
+    reversal.set(
+        90,
+        format!(
+            "0200{}{}{:0>11}{:0>11}",
+            payment.text(11).unwrap(),
+            payment.text(7).unwrap(),
+            "1020000",
+            "0"
+        ),
+    );
+    let answer = switch.exchange(&reversal).await;
+    assert_eq!(answer.mti().as_str(), "0430");
+    assert_eq!(code(&answer), "25");
+    let totals = switch.message(
+        "0500",
+        &[
+            (15, "1201"),
+            (32, "01020000"),
+            (74, "0000000000"),
+            (75, "0000000000"),
+            (76, "0000000000"),
+            (77, "0000000000"),
+            (86, "0000000000000000"),
+            (87, "0000000000000000"),
+            (88, "0000000000000000"),
+            (89, "0000000000000000"),
+            (97, "C0000000000000000"),
+        ],
+    );
+    let answer = switch.exchange(&totals).await;
+    assert_eq!((answer.mti().as_str(), code(&answer)), ("0510", "00"));
+    let wrong = switch.message(
+        "0500",
+        &[(15, "1201"), (76, "0000000001"), (88, "0000000000020000")],
+    );
+    assert_eq!(code(&switch.exchange(&wrong).await), "95");
+
+    // Sign-off: financial requests are refused again.
+    let sign_off = switch.message("0800", &[(70, "002")]);
+    assert_eq!(code(&switch.exchange(&sign_off).await), "00");
+    let inquiry = switch.financial("380000", NOTICE, None);
+    assert_eq!(code(&switch.exchange(&inquiry).await), "12");
+
+    // The admin API and the metrics saw the link; the journal holds every message, intact.
+    let links = daemon.host().unwrap().links();
+    assert_eq!(links.len(), 1);
+    assert!(!links[0].signed_on);
+    drop(switch);
+    daemon.stop().await;
+    let key = std::fs::read_to_string(dir.path().join("data/journal.key")).unwrap();
+    let cipher = FieldCipher::from_hex(key.trim()).unwrap();
+    let store = SqliteStore::open(&dir.path().join("data/journal.sqlite"))
+        .await
+        .unwrap();
+    let report = verify(&store, cipher.chain_key()).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.problems);
+    assert!(report.records >= 2 * 12, "{} records", report.records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_frame_closes_its_link_and_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), |_| {}).await;
+    let mut bad = Switch::connect(&daemon).await;
+    let mut good = Switch::connect(&daemon).await;
+    let sign_on = good.message("0800", &[(70, "001")]);
+    assert_eq!(code(&good.exchange(&sign_on).await), "00");
+
+    bad.send_raw(b"0800ZZZZ not a bitmap").await;
+    assert!(bad.recv_raw().await.is_none(), "the daemon closes the link");
+    // A length prefix beyond the dialect's largest frame closes it too.
+    let mut huge = Switch::connect(&daemon).await;
+    huge.stream.write_all(&[0xFF, 0xFF]).await.unwrap();
+    assert!(huge.recv_raw().await.is_none());
+
+    let echo = good.message("0800", &[(70, "301")]);
+    assert_eq!(
+        code(&good.exchange(&echo).await),
+        "00",
+        "the other link carries on"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_mac_key_every_message_is_checked_and_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/mac.key"), MAC_KEY).unwrap();
+    let daemon = start(dir.path(), |c| {
+        c.iso8583.mac_key_file = Some("mac.key".into())
+    })
+    .await;
+    let mut switch = Switch::connect(&daemon).await;
+
+    // Without a MAC: A0, and not executed (still not signed on).
+    let mut sign_on = switch.message("0800", &[(70, "001")]);
+    sign_on.set(128, [0u8; 8]);
+    assert_eq!(code(&switch.exchange(&sign_on).await), "A0");
+    assert!(!daemon.host().unwrap().links()[0].signed_on);
+
+    // With the right MAC: executed, and the answer's MAC verifies.
+    switch.mac = Some(MacKey::from_hex(MAC_KEY).unwrap());
+    let mut sign_on = switch.message("0800", &[(70, "001")]);
+    sign_on.set(128, [0u8; 8]);
+    switch.send(&sign_on).await;
+    let raw = switch.recv_raw().await.unwrap();
+    let answer = owned(&raw);
+    assert_eq!(code(&answer), "00");
+    let key = MacKey::from_hex(MAC_KEY).unwrap();
+    let mac = retail_mac(&key, &raw[..raw.len() - 16]);
+    assert_eq!(answer.binary(128), Some(&mac[..]));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_link_is_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), |c| {
+        c.iso8583.idle_echo_seconds = 5;
+        c.iso8583.echo_timeout_seconds = 2;
+    })
+    .await;
+    let mut switch = Switch::connect(&daemon).await;
+    let echo = switch.recv().await;
+    assert_eq!((echo.mti().as_str(), echo.text(70)), ("0800", Some("301")));
+    let mut answer = Message::new(gov_bill(), "0810".parse::<Mti>().unwrap());
+    for de in [7, 11, 70] {
+        answer.set(de, echo.text(de).unwrap().to_owned());
+    }
+    answer.set(39, "00");
+    switch.send(&answer).await;
+    // Answered: the link stays. Unanswered: the next echo's timeout closes it.
+    let second = switch.recv().await;
+    assert_eq!(second.text(70), Some("301"));
+    assert_ne!(second.text(11), echo.text(11), "each echo has its own STAN");
+    assert!(
+        switch.recv_raw().await.is_none(),
+        "closed when the echo goes unanswered"
+    );
+    daemon.stop().await;
+}
