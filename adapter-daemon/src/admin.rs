@@ -76,6 +76,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/terminals", get(terminals))
         .route("/v1/sessions", get(sessions))
         .route("/v1/links", get(links))
+        .route("/v1/saf", get(saf))
         .route("/v1/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -199,6 +200,19 @@ async fn terminals(State(state): State<AdminState>) -> Json<serde_json::Value> {
 async fn links(State(state): State<AdminState>) -> Json<serde_json::Value> {
     let links = state.host.as_ref().map(|h| h.links()).unwrap_or_default();
     Json(json!({ "enabled": state.host.is_some(), "links": links }))
+}
+
+async fn saf(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    let (pending, stuck) = state
+        .host
+        .as_ref()
+        .map(|h| h.store_and_forward_queue())
+        .unwrap_or_default();
+    let pending: Vec<serde_json::Value> = pending
+        .into_iter()
+        .map(|(p, work)| json!({ "payment": p, "state": p.state(), "work": work }))
+        .collect();
+    Json(json!({ "pending": pending, "stuck": stuck }))
 }
 
 async fn sessions(State(state): State<AdminState>) -> Json<serde_json::Value> {

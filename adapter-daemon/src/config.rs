@@ -117,6 +117,9 @@ pub struct Iso8583Section {
     /// `echo_timeout_seconds`.
     pub idle_echo_seconds: u64,
     pub echo_timeout_seconds: u64,
+    /// Store-and-forward retries a payment's confirmation this long after its approval, then
+    /// leaves it to an operator (`stm-adapter saf list`).
+    pub saf_expiry_hours: u64,
 }
 
 impl Default for Iso8583Section {
@@ -130,6 +133,7 @@ impl Default for Iso8583Section {
             mac_key_file: None,
             idle_echo_seconds: 60,
             echo_timeout_seconds: 10,
+            saf_expiry_hours: 72,
         }
     }
 }

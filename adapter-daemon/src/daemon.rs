@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::config::{Config, PlatformMode};
+use crate::gateway::iso8583::book::Book;
 use crate::gateway::iso8583::{HostConfig, HostGateway};
 use crate::gateway::tsp::{Clock, TspConfig, TspGateway};
 use crate::journal::sqlite::SqliteStore;
@@ -271,6 +272,7 @@ impl Daemon {
                     Arc::clone(&metrics),
                 )),
                 source.clock.clone(),
+                store.as_ref(),
                 stop_tsp.subscribe(),
                 &mut tasks,
             )
@@ -594,10 +596,13 @@ async fn start_host(
     platform: Arc<dyn adapter_core::platform::PlatformApi>,
     journal: Arc<dyn crate::journal::JournalSink>,
     clock: Clock,
+    store: &dyn JournalStore,
     stop: watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<(Arc<HostGateway>, SocketAddr, bool), StartError> {
     let section = &config.iso8583;
+    // The payment book, from the journal: what store-and-forward must still finish.
+    let book = Book::load(store).await.map_err(|e| io("journal", e))?;
     let dialect = match adapter_protocols::iso8583::builtin(&section.dialect) {
         Some(Ok(d)) => d,
         _ => {
@@ -636,16 +641,21 @@ async fn start_host(
             idle_echo: Duration::from_secs(section.idle_echo_seconds),
             echo_timeout: Duration::from_secs(section.echo_timeout_seconds),
             platform_timeout: Duration::from_secs(config.tsp.platform_timeout_seconds),
+            saf_expiry: Duration::from_secs(section.saf_expiry_hours * 3600),
             clock,
         },
         platform,
         journal,
+        book,
     ));
     let listener = tokio::net::TcpListener::bind(section.listen)
         .await
         .map_err(|e| io(format!("iso8583.listen {}", section.listen), e))?;
     let addr = listener.local_addr().map_err(|e| io("iso8583.listen", e))?;
     let with_tls = tls.is_some();
+    tasks.push(tokio::spawn(
+        Arc::clone(&host).store_and_forward(stop.clone()),
+    ));
     tasks.push(tokio::spawn(Arc::clone(&host).serve(listener, tls, stop)));
     Ok((host, addr, with_tls))
 }

@@ -191,6 +191,18 @@ impl Metrics {
                 self.iso8583_links.inc();
             }
             JournalEvent::LinkClosed { .. } => {}
+            JournalEvent::Bill(event) => {
+                use crate::gateway::iso8583::book::BillEvent as B;
+                match event {
+                    B::Approved { .. } => self.payment("bill_approved"),
+                    B::Confirming { .. } => {}
+                    B::Confirmed { .. } => self.payment("bill_confirmed"),
+                    B::Failed { fatal: true, .. } => self.payment("bill_stuck"),
+                    B::Failed { .. } => self.payment("bill_retry"),
+                    B::Reversed { .. } => self.payment("bill_reversed"),
+                    B::Cancelled { .. } => self.payment("bill_cancelled"),
+                }
+            }
             JournalEvent::Iso8583In(m) | JournalEvent::Iso8583Out(m) => {
                 let direction = if matches!(record.event, JournalEvent::Iso8583In(_)) {
                     "in"

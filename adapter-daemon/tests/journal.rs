@@ -203,3 +203,85 @@ async fn verify_names_every_kind_of_tampering() {
     );
     assert_eq!(tampered(&[]).await, []);
 }
+
+/// `stm-adapter saf list` reads the payment book out of the journal: what store-and-forward
+/// still owes the platform, and what it left to an operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saf_list_shows_what_store_and_forward_still_owes() {
+    use adapter_daemon::gateway::iso8583::book::{BillEvent, PaymentKey};
+    let dir = tempfile::tempdir().unwrap();
+    let key = FieldCipher::generate_hex();
+    let (journal, store) = journal(&dir, &key).await;
+    let payment = |stan: &str| PaymentKey {
+        terminal: "ATM00001".into(),
+        stan: stan.into(),
+        transmitted: "1201100000".into(),
+    };
+    let events = [
+        BillEvent::Approved {
+            key: payment("000001"),
+            acquirer: "01020000".into(),
+            notice: "44010026110000012345".into(),
+            amount_fen: 20000,
+            rrn: "633510000001".into(),
+            auth_code: "A1B2C3".into(),
+            business_date: "2026-12-01".into(),
+            approved_at: "2026-12-01T02:00:00Z".into(),
+            payee: "广州市公安局交通警察支队".into(),
+        },
+        BillEvent::Approved {
+            key: payment("000002"),
+            acquirer: "01020000".into(),
+            notice: "44010026110000012346".into(),
+            amount_fen: 5000,
+            rrn: "633510000002".into(),
+            auth_code: "D4E5F6".into(),
+            business_date: "2026-12-01".into(),
+            approved_at: "2026-12-01T02:01:00Z".into(),
+            payee: "广州市公安局交通警察支队".into(),
+        },
+        BillEvent::Confirmed {
+            key: payment("000002"),
+            receipt: "RC-2".into(),
+        },
+    ];
+    for event in events {
+        journal
+            .append(JournalRecord {
+                session_id: "L-000001".into(),
+                terminal_id: "tcp:127.0.0.1:50000".into(),
+                event: JournalEvent::Bill(event),
+            })
+            .await
+            .unwrap();
+    }
+    drop(journal);
+    store.close().await;
+
+    let run = |all: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stm-adapter"));
+        command.args(["saf", "list", "--data-dir"]).arg(dir.path());
+        if all {
+            command.arg("--all");
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = run(false);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["key"]["stan"], "000001");
+    assert_eq!(lines[0]["state"], "approved");
+    assert_eq!(lines[0]["work"], "confirm");
+    assert_eq!(lines[1]["payments"], 2);
+    assert_eq!(lines[1]["pending"], 1);
+    assert_eq!(run(true).lines().count(), 3);
+}

@@ -221,60 +221,6 @@ async fn a_switch_signs_on_echoes_inquires_and_signs_off() {
     let bare = switch.message("0200", &[(3, "380000")]);
     assert_eq!(code(&switch.exchange(&bare).await), "30");
 
-    // This version takes no payment: refused, never executed; so no reversal finds an original,
-    // and zero totals reconcile.
-    let payment = switch.financial("500000", NOTICE, Some("000000020000"));
-    assert_eq!(code(&switch.exchange(&payment).await), "12");
-    let mut reversal = switch.message(
-        "0420",
-        &[
-            (3, "500000"),
-            (4, "000000020000"),
-            (32, "01020000"),
-            (37, "633510000001"),
-            (41, "ATM00001"),
-            (42, "102440153990001"),
-            (39, "98"),
-            (49, "156"),
-        ],
-    );
-    reversal.set(
-        90,
-        format!(
-            "0200{}{}{:0>11}{:0>11}",
-            payment.text(11).unwrap(),
-            payment.text(7).unwrap(),
-            "1020000",
-            "0"
-        ),
-    );
-    let answer = switch.exchange(&reversal).await;
-    assert_eq!(answer.mti().as_str(), "0430");
-    assert_eq!(code(&answer), "25");
-    let totals = switch.message(
-        "0500",
-        &[
-            (15, "1201"),
-            (32, "01020000"),
-            (74, "0000000000"),
-            (75, "0000000000"),
-            (76, "0000000000"),
-            (77, "0000000000"),
-            (86, "0000000000000000"),
-            (87, "0000000000000000"),
-            (88, "0000000000000000"),
-            (89, "0000000000000000"),
-            (97, "C0000000000000000"),
-        ],
-    );
-    let answer = switch.exchange(&totals).await;
-    assert_eq!((answer.mti().as_str(), code(&answer)), ("0510", "00"));
-    let wrong = switch.message(
-        "0500",
-        &[(15, "1201"), (76, "0000000001"), (88, "0000000000020000")],
-    );
-    assert_eq!(code(&switch.exchange(&wrong).await), "95");
-
     // Sign-off: financial requests are refused again.
     let sign_off = switch.message("0800", &[(70, "002")]);
     assert_eq!(code(&switch.exchange(&sign_off).await), "00");
@@ -294,7 +240,176 @@ async fn a_switch_signs_on_echoes_inquires_and_signs_off() {
         .unwrap();
     let report = verify(&store, cipher.chain_key()).await.unwrap();
     assert!(report.is_intact(), "{:?}", report.problems);
-    assert!(report.records >= 2 * 12, "{} records", report.records);
+    // The link's opening and each of the 8 requests with its answer (its closing may race the
+    // stop).
+    assert!(report.records >= 1 + 2 * 8, "{} records", report.records);
+}
+
+/// The payment of notice `NOTICE`, 20000 fen, and its reversal advice.
+fn pay(switch: &mut Switch, notice: &str, amount: &str) -> Message<'static> {
+    switch.financial("500000", notice, Some(amount))
+}
+
+fn reversal_of(switch: &mut Switch, payment: &Message<'_>, mti: &str) -> Message<'static> {
+    let mut m = switch.message(
+        mti,
+        &[
+            (3, "500000"),
+            (4, payment.text(4).unwrap()),
+            (32, "01020000"),
+            (37, payment.text(37).unwrap()),
+            (39, "98"),
+            (41, payment.text(41).unwrap()),
+            (42, "102440153990001"),
+            (49, "156"),
+        ],
+    );
+    m.set(
+        90,
+        format!(
+            "0200{}{}{:0>11}{:0>11}",
+            payment.text(11).unwrap(),
+            payment.text(7).unwrap(),
+            "1020000",
+            "0"
+        ),
+    );
+    m
+}
+
+/// Waits until store-and-forward has nothing left to do.
+async fn settled(daemon: &Daemon) -> Vec<adapter_daemon::gateway::iso8583::book::Payment> {
+    let host = daemon.host().unwrap();
+    for _ in 0..200 {
+        if host.store_and_forward_queue().0.is_empty() {
+            return host.payments();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "store-and-forward did not settle: {:?}",
+        host.store_and_forward_queue()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_are_confirmed_once_and_reversals_cancelled_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), |_| {}).await;
+    let mut switch = Switch::connect(&daemon).await;
+    let sign_on = switch.message("0800", &[(70, "001")]);
+    assert_eq!(code(&switch.exchange(&sign_on).await), "00");
+
+    // A payment: approved with an authorisation code and the receipt lines.
+    let payment = pay(&mut switch, NOTICE, "000000020000");
+    let first = switch.exchange(&payment).await;
+    assert_eq!(code(&first), "00");
+    let auth = first.text(38).unwrap().to_owned();
+    assert_eq!(auth.len(), 6);
+    assert_eq!(tag(&first, "BD01").as_deref(), Some("20261201"));
+    assert_eq!(tag(&first, "PL02").as_deref(), Some("金额：200.00 元"));
+    // The same request again: the same answer, not a second payment.
+    let again = switch.exchange(&payment).await;
+    assert_eq!((code(&again), again.text(38)), ("00", Some(auth.as_str())));
+    // The wrong amount for another notice: 13, with the amount due.
+    let wrong = pay(&mut switch, "44010026110000012346", "000000004000");
+    let answer = switch.exchange(&wrong).await;
+    assert_eq!(code(&answer), "13");
+    assert_eq!(tag(&answer, "AD01").as_deref(), Some("5000"));
+
+    // Store-and-forward confirms it at the platform: the notice is paid.
+    let book = settled(&daemon).await;
+    assert_eq!(book.len(), 1);
+    assert_eq!(book[0].state(), "confirmed");
+    let inquiry = switch.financial("380000", NOTICE, None);
+    assert_eq!(code(&switch.exchange(&inquiry).await), "B2");
+
+    // Reversed: answered at once, cancelled at the platform after; the repeat changes nothing.
+    let reversal = reversal_of(&mut switch, &payment, "0420");
+    let answer = switch.exchange(&reversal).await;
+    assert_eq!((answer.mti().as_str(), code(&answer)), ("0430", "00"));
+    let repeat = reversal_of(&mut switch, &payment, "0421");
+    assert_eq!(code(&switch.exchange(&repeat).await), "00");
+    let book = settled(&daemon).await;
+    assert_eq!(book[0].state(), "cancelled");
+    assert!(book[0].refund_reference.is_some());
+    let inquiry = switch.financial("380000", NOTICE, None);
+    assert_eq!(code(&switch.exchange(&inquiry).await), "00", "owed again");
+
+    // A reversal whose original nobody approved: 25.
+    let stranger = pay(&mut switch, NOTICE, "000000020000");
+    let unknown = reversal_of(&mut switch, &stranger, "0420");
+    assert_eq!(code(&switch.exchange(&unknown).await), "25");
+
+    // A second payment, reversed at once: withdrawn or cancelled, never left confirmed.
+    let second = pay(&mut switch, "44010026110000012346", "000000005000");
+    assert_eq!(code(&switch.exchange(&second).await), "00");
+    let reversal = reversal_of(&mut switch, &second, "0420");
+    assert_eq!(code(&switch.exchange(&reversal).await), "00");
+    let book = settled(&daemon).await;
+    assert!(
+        book.iter()
+            .all(|p| matches!(p.state(), "cancelled" | "withdrawn")),
+        "{book:?}"
+    );
+
+    // The day's totals: two payments (25000 fen), both reversed.
+    let totals = switch.message(
+        "0500",
+        &[
+            (15, "1201"),
+            (32, "01020000"),
+            (74, "0000000000"),
+            (75, "0000000000"),
+            (76, "0000000002"),
+            (77, "0000000002"),
+            (86, "0000000000000000"),
+            (87, "0000000000000000"),
+            (88, "0000000000025000"),
+            (89, "0000000000025000"),
+            (97, "C0000000000000000"),
+        ],
+    );
+    assert_eq!(code(&switch.exchange(&totals).await), "00");
+    let short = switch.message(
+        "0500",
+        &[
+            (15, "1201"),
+            (32, "01020000"),
+            (76, "0000000001"),
+            (88, "0000000000020000"),
+        ],
+    );
+    assert_eq!(code(&switch.exchange(&short).await), "95");
+    drop(switch);
+    daemon.stop().await;
+
+    // After a restart the book comes back from the journal: the first payment's duplicate is
+    // still answered as before, and nothing is approved or confirmed again.
+    let daemon = start(dir.path(), |_| {}).await;
+    assert_eq!(daemon.host().unwrap().payments().len(), 2);
+    let mut switch = Switch::connect(&daemon).await;
+    let sign_on = switch.message("0800", &[(70, "001")]);
+    assert_eq!(code(&switch.exchange(&sign_on).await), "00");
+    let again = switch.exchange(&payment).await;
+    assert_eq!((code(&again), again.text(38)), ("00", Some(auth.as_str())));
+    let book = settled(&daemon).await;
+    assert_eq!(book.len(), 2);
+    drop(switch);
+    daemon.stop().await;
+
+    let key = std::fs::read_to_string(dir.path().join("data/journal.key")).unwrap();
+    let cipher = FieldCipher::from_hex(key.trim()).unwrap();
+    let store = SqliteStore::open(&dir.path().join("data/journal.sqlite"))
+        .await
+        .unwrap();
+    let report = verify(&store, cipher.chain_key()).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.problems);
+    let book = adapter_daemon::gateway::iso8583::book::Book::load(&store)
+        .await
+        .unwrap();
+    let confirmations = book.all().iter().filter(|p| p.receipt.is_some()).count();
+    assert!((1..=2).contains(&confirmations), "{book:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,6 +60,9 @@ enum Command {
     /// The daemon's journal.
     #[command(subcommand)]
     Journal(serve::JournalCommand),
+    /// Store-and-forward of bank-switch payments to the platform.
+    #[command(subcommand)]
+    Saf(serve::SafCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(data, args),
         Command::Config(command) => serve::config(command),
         Command::Journal(command) => serve::journal(command),
+        Command::Saf(command) => serve::saf(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
-//! `stm-adapter serve`, `stm-adapter config check` and `stm-adapter journal verify`.
+//! `stm-adapter serve`, `stm-adapter config check`, `stm-adapter journal verify` and
+//! `stm-adapter saf list`.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,79 @@ pub(crate) enum JournalCommand {
     Verify(ConfigArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum SafCommand {
+    /// The bank-switch payments store-and-forward still has to confirm or cancel at the
+    /// platform, and those it left to an operator, read from the journal (the daemon may be
+    /// running). One JSON object a line, then a summary line.
+    List {
+        #[command(flatten)]
+        args: ConfigArgs,
+        /// Every payment of the journal, settled ones too.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// The journal's store, opened for reading beside a running daemon.
+fn open_journal(config: &Config) -> Result<(PathBuf, tokio::runtime::Runtime), Failure> {
+    let path = config.resolve(&config.journal.path);
+    if !path.is_file() {
+        return Err(Failure::Refused(format!(
+            "no journal at {}",
+            path.display()
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    Ok((path, runtime))
+}
+
+pub(crate) fn saf(command: SafCommand) -> Result<(), Failure> {
+    let SafCommand::List { args, all } = command;
+    let config = load_config(&args)?;
+    let (path, runtime) = open_journal(&config)?;
+    let book = runtime.block_on(async {
+        let store = SqliteStore::open(&path)
+            .await
+            .map_err(|e| Failure::Refused(e.to_string()))?;
+        let book = crate::gateway::iso8583::book::Book::load(&store)
+            .await
+            .map_err(|e| Failure::Refused(e.to_string()));
+        store.close().await;
+        book
+    })?;
+    let payments = book.all();
+    let (mut pending, mut stuck) = (0, 0);
+    for p in &payments {
+        let work = p.work();
+        pending += usize::from(work.is_some());
+        stuck += usize::from(p.stuck);
+        if all || work.is_some() || p.stuck {
+            let mut line = serde_json::to_value(p).unwrap_or_default();
+            if let Some(o) = line.as_object_mut() {
+                o.insert("state".into(), p.state().into());
+                o.insert(
+                    "work".into(),
+                    serde_json::to_value(work).unwrap_or_default(),
+                );
+            }
+            emit(&line.to_string())?;
+        }
+    }
+    emit(
+        &serde_json::json!({
+            "journal": path.display().to_string(),
+            "payments": payments.len(),
+            "pending": pending,
+            "stuck": stuck,
+        })
+        .to_string(),
+    )
+}
+
 fn load_config(args: &ConfigArgs) -> Result<Config, Failure> {
     let mut config =
         Config::load(args.config.as_deref(), None).map_err(|e| Failure::Config(e.to_string()))?;
@@ -58,13 +132,7 @@ pub(crate) fn config(command: ConfigCommand) -> Result<(), Failure> {
 pub(crate) fn journal(command: JournalCommand) -> Result<(), Failure> {
     let JournalCommand::Verify(args) = command;
     let config = load_config(&args)?;
-    let path = config.resolve(&config.journal.path);
-    if !path.is_file() {
-        return Err(Failure::Refused(format!(
-            "no journal at {}",
-            path.display()
-        )));
-    }
+    let (path, runtime) = open_journal(&config)?;
     let key = match &config.journal.key {
         Some(k) => k.clone(),
         None => {
@@ -77,10 +145,6 @@ pub(crate) fn journal(command: JournalCommand) -> Result<(), Failure> {
     };
     let cipher =
         FieldCipher::from_hex(&key).map_err(|e| Failure::Config(format!("journal.key: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Refused(e.to_string()))?;
     let report = runtime.block_on(async {
         let store = SqliteStore::open(&path)
             .await

@@ -40,6 +40,8 @@ pub enum JournalEvent {
     /// An ISO 8583 message received on a link, and one sent.
     Iso8583In(crate::gateway::iso8583::Summary),
     Iso8583Out(crate::gateway::iso8583::Summary),
+    /// A change to the payment book of the biller host.
+    Bill(crate::gateway::iso8583::book::BillEvent),
 }
 
 /// One event of one session.
@@ -123,6 +125,7 @@ pub fn body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, Value)
         JournalEvent::LinkClosed { reason } => ("LinkClosed", json!({ "reason": reason })),
         JournalEvent::Iso8583In(summary) => ("Iso8583In", json!(summary)),
         JournalEvent::Iso8583Out(summary) => ("Iso8583Out", json!(summary)),
+        JournalEvent::Bill(event) => ("Bill", json!(event)),
     }
 }
 

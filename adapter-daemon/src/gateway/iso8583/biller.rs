@@ -9,16 +9,19 @@ use adapter_protocols::iso8583::mac::{MacKey, mac_eq, retail_mac};
 use adapter_protocols::iso8583::{Dialect, Message, Mti, SubKey, Subfield, Value};
 use time::OffsetDateTime;
 
-use super::HostConfig;
+use super::book::{BillEvent, Payment, PaymentKey};
+use super::{HostConfig, HostGateway};
 
 /// Response codes (DE39) of the binding.
 pub(super) mod code {
     pub(crate) const APPROVED: &str = "00";
     pub(crate) const INVALID_TRANSACTION: &str = "12";
+    pub(crate) const INVALID_AMOUNT: &str = "13";
     pub(crate) const ORIGINAL_NOT_FOUND: &str = "25";
     pub(crate) const FORMAT_ERROR: &str = "30";
     pub(crate) const PLATFORM_UNAVAILABLE: &str = "91";
     pub(crate) const RECONCILIATION_ERROR: &str = "95";
+    pub(crate) const SYSTEM_MALFUNCTION: &str = "96";
     pub(crate) const MAC_FAILED: &str = "A0";
     pub(crate) const NOTHING_OWED: &str = "B2";
 }
@@ -219,118 +222,316 @@ fn cut(text: &str, max: usize) -> String {
     text.get(..end).unwrap_or_default().to_owned()
 }
 
+/// Where a request came from, for the records its answer makes.
+pub(super) struct Origin<'a> {
+    pub(super) link: &'a str,
+    pub(super) peer: &'a str,
+}
+
+/// The journal refused a record: the link must stop rather than answer unrecorded.
+pub(super) struct Unrecorded;
+
 /// The answer to one request (`None` for a response, which is matched instead).
 pub(super) async fn answer(
-    config: &HostConfig,
-    platform: &dyn PlatformApi,
+    host: &HostGateway,
     state: &mut LinkState,
     request: &Request,
     raw: &[u8],
-) -> Option<Outgoing> {
+    origin: &Origin<'_>,
+) -> Result<Option<Outgoing>, Unrecorded> {
+    let config = &host.config;
     let mti = request.message.mti();
     if mti.is_response() {
         if mti.as_str() == "0810" && state.pending_echo.as_deref() == request.text(11) {
             state.pending_echo = None;
             state.echo_answered = true;
         }
-        return None;
+        return Ok(None);
     }
-    mti.response()?;
+    if mti.response().is_none() {
+        return Ok(None);
+    }
     if let Some(key) = &config.mac
         && !mac_ok(key, request, raw)
     {
-        return finish(config, response(config, request, code::MAC_FAILED));
+        return Ok(finish(config, response(config, request, code::MAC_FAILED)));
     }
-    let code_and_extra = match mti.as_str() {
+    let reply = match mti.as_str() {
         "0800" => network(state, request),
-        _ if !state.signed_on => (code::INVALID_TRANSACTION, Vec::new()),
-        "0200" => financial(config, platform, request).await,
-        "0420" | "0421" => reversal(request),
-        "0500" => reconciliation(request),
-        _ => (code::INVALID_TRANSACTION, Vec::new()),
+        _ if !state.signed_on => Reply::code(code::INVALID_TRANSACTION),
+        "0200" => financial(host, request, origin).await?,
+        "0420" | "0421" => reversal(host, request, origin).await?,
+        "0500" => reconciliation(host, request),
+        _ => Reply::code(code::INVALID_TRANSACTION),
     };
-    let (code, tags) = code_and_extra;
-    let mut m = response(config, request, code);
-    if !tags.is_empty() {
-        set_tags(&mut m, &tags);
+    let mut m = response(config, request, reply.code);
+    if let Some(auth) = reply.auth_code {
+        m.set(38, auth);
     }
-    finish(config, m)
+    if !reply.tags.is_empty() {
+        set_tags(&mut m, &reply.tags);
+    }
+    Ok(finish(config, m))
 }
 
-type Answer = (&'static str, Vec<(&'static str, String, usize)>);
+/// DE39, and what goes with it.
+struct Reply {
+    code: &'static str,
+    tags: Vec<(&'static str, String, usize)>,
+    auth_code: Option<String>,
+}
 
-fn network(state: &mut LinkState, request: &Request) -> Answer {
+impl Reply {
+    fn code(code: &'static str) -> Reply {
+        Reply {
+            code,
+            tags: Vec::new(),
+            auth_code: None,
+        }
+    }
+
+    fn with_tags(code: &'static str, tags: Vec<(&'static str, String, usize)>) -> Reply {
+        Reply {
+            code,
+            tags,
+            auth_code: None,
+        }
+    }
+}
+
+fn network(state: &mut LinkState, request: &Request) -> Reply {
     if request.missing(&[7, 11, 70]) {
-        return (code::FORMAT_ERROR, Vec::new());
+        return Reply::code(code::FORMAT_ERROR);
     }
     match request.text(70) {
         Some("001") => state.signed_on = true,
         Some("002") => state.signed_on = false,
         Some("301") => {}
-        _ => return (code::INVALID_TRANSACTION, Vec::new()),
+        _ => return Reply::code(code::INVALID_TRANSACTION),
     }
-    (code::APPROVED, Vec::new())
+    Reply::code(code::APPROVED)
 }
 
-async fn financial(config: &HostConfig, platform: &dyn PlatformApi, request: &Request) -> Answer {
+async fn financial(
+    host: &HostGateway,
+    request: &Request,
+    origin: &Origin<'_>,
+) -> Result<Reply, Unrecorded> {
     if request.missing(&[3, 7, 11, 41, 48]) {
-        return (code::FORMAT_ERROR, Vec::new());
+        return Ok(Reply::code(code::FORMAT_ERROR));
     }
-    match request.text(3) {
-        Some("380000") => match tag(&request.message, "PN01") {
-            Some(notice) => inquiry(platform, notice, config.platform_timeout).await,
-            None => (code::FORMAT_ERROR, Vec::new()),
-        },
-        // Application status (390000) is not in the platform contract yet, and payments
-        // (500000) are taken once the store-and-forward journal lands: both are refused and
-        // never executed (docs/iso8583-binding.md, "Status").
-        _ => (code::INVALID_TRANSACTION, Vec::new()),
-    }
+    let Some(notice) = tag(&request.message, "PN01") else {
+        return Ok(Reply::code(code::FORMAT_ERROR));
+    };
+    Ok(match request.text(3) {
+        Some("380000") => {
+            inquiry(host.platform.as_ref(), notice, host.config.platform_timeout).await
+        }
+        Some("500000") => return payment(host, request, notice, origin).await,
+        // Application status (390000) is not in the platform contract yet: refused, never
+        // executed (docs/iso8583-binding.md, "Status").
+        _ => Reply::code(code::INVALID_TRANSACTION),
+    })
 }
 
 /// The amount due on a payment notice, from the platform.
-async fn inquiry(platform: &dyn PlatformApi, notice: String, limit: Duration) -> Answer {
+async fn inquiry(platform: &dyn PlatformApi, notice: String, limit: Duration) -> Reply {
     let pn = ("PN01", notice.clone(), 50);
     match tokio::time::timeout(limit, platform.query_notice(notice)).await {
-        Err(_) => (code::PLATFORM_UNAVAILABLE, vec![pn]),
+        Err(_) => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn]),
         Ok(Err(e)) => match e.class {
-            ErrorClass::NotFound | ErrorClass::Final => (code::NOTHING_OWED, vec![pn]),
-            _ => (code::PLATFORM_UNAVAILABLE, vec![pn]),
+            ErrorClass::NotFound | ErrorClass::Final => {
+                Reply::with_tags(code::NOTHING_OWED, vec![pn])
+            }
+            _ => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn]),
         },
-        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => (code::NOTHING_OWED, vec![pn]),
+        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => {
+            Reply::with_tags(code::NOTHING_OWED, vec![pn])
+        }
         Ok(Ok(n)) => {
             let mut tags = vec![pn, ("AD01", n.amount_fen.to_string(), 12)];
             if let Some(due) = n.due_date.as_deref() {
                 tags.push(("DD01", due.replace('-', ""), 8));
             }
             tags.push(("PY01", n.payee, 120));
-            (code::APPROVED, tags)
+            Reply::with_tags(code::APPROVED, tags)
         }
     }
 }
 
-/// This version approves no payment, so every original is unknown.
-fn reversal(request: &Request) -> Answer {
-    if request.missing(&[3, 4, 7, 11, 41, 90]) {
-        return (code::FORMAT_ERROR, Vec::new());
+fn payment_key(request: &Request) -> PaymentKey {
+    PaymentKey {
+        terminal: request.text(41).unwrap_or_default().to_owned(),
+        stan: request.text(11).unwrap_or_default().to_owned(),
+        transmitted: request.text(7).unwrap_or_default().to_owned(),
     }
-    (code::ORIGINAL_NOT_FOUND, Vec::new())
 }
 
-/// The switch's totals against ours: this version approves no payment, so ours are zero.
-fn reconciliation(request: &Request) -> Answer {
-    if request.missing(&[7, 11, 15]) {
-        return (code::FORMAT_ERROR, Vec::new());
+/// The answer an approved payment gets, the first time and for every duplicate.
+fn approved(p: &Payment) -> Reply {
+    Reply {
+        code: code::APPROVED,
+        tags: vec![
+            ("PN01", p.notice.clone(), 50),
+            ("BD01", p.business_date.replace('-', ""), 8),
+            ("PL01", format!("缴款识别码：{}", p.notice), 80),
+            (
+                "PL02",
+                format!("金额：{}.{:02} 元", p.amount_fen / 100, p.amount_fen % 100),
+                80,
+            ),
+            ("PL03", format!("收款单位：{}", p.payee), 80),
+        ],
+        auth_code: Some(p.auth_code.clone()),
     }
-    let zero = [74u8, 75, 76, 77, 86, 87, 88, 89].iter().all(|de| {
+}
+
+/// A payment: checked against the notice at the platform, journaled, answered, and confirmed
+/// to the platform afterwards by store-and-forward. A duplicate gets the original answer.
+async fn payment(
+    host: &HostGateway,
+    request: &Request,
+    notice: String,
+    origin: &Origin<'_>,
+) -> Result<Reply, Unrecorded> {
+    if request.missing(&[4, 32, 37]) {
+        return Ok(Reply::code(code::FORMAT_ERROR));
+    }
+    let key = payment_key(request);
+    if let Some(p) = host.payment(&key) {
+        return Ok(approved(&p));
+    }
+    let Some(amount_fen) = request.text(4).and_then(|a| a.parse::<u64>().ok()) else {
+        return Ok(Reply::code(code::FORMAT_ERROR));
+    };
+    let pn = ("PN01", notice.clone(), 50);
+    let limit = host.config.platform_timeout;
+    let due = match tokio::time::timeout(limit, host.platform.query_notice(notice.clone())).await {
+        Err(_) => return Ok(Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn])),
+        Ok(Err(e)) => {
+            return Ok(match e.class {
+                ErrorClass::NotFound | ErrorClass::Final => {
+                    Reply::with_tags(code::NOTHING_OWED, vec![pn])
+                }
+                _ => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn]),
+            });
+        }
+        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => {
+            return Ok(Reply::with_tags(code::NOTHING_OWED, vec![pn]));
+        }
+        Ok(Ok(n)) => n,
+    };
+    if due.amount_fen != amount_fen {
+        let mut reply = Reply::with_tags(code::INVALID_AMOUNT, vec![pn]);
+        reply.tags.push(("AD01", due.amount_fen.to_string(), 12));
+        return Ok(reply);
+    }
+    let now = (host.config.clock)();
+    let local = now.to_offset(CST);
+    let event = BillEvent::Approved {
+        key: key.clone(),
+        acquirer: request.text(32).unwrap_or_default().to_owned(),
+        notice,
+        amount_fen,
+        rrn: request.text(37).unwrap_or_default().to_owned(),
+        auth_code: auth_code(&key),
+        business_date: format!(
+            "{:04}-{:02}-{:02}",
+            local.year(),
+            u8::from(local.month()),
+            local.day()
+        ),
+        approved_at: now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        payee: due.payee,
+    };
+    if !host.record(origin.link, origin.peer, event).await {
+        return Err(Unrecorded);
+    }
+    host.wake_store_and_forward();
+    Ok(host
+        .payment(&key)
+        .map_or_else(|| Reply::code(code::SYSTEM_MALFUNCTION), |p| approved(&p)))
+}
+
+/// Six characters, the same for every duplicate of a payment.
+fn auth_code(key: &PaymentKey) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(key.idempotency_key().as_bytes());
+    hex::encode_upper(digest.get(..3).unwrap_or_default())
+}
+
+/// A reversal advice (or its repeat): the original is found by DE41 and DE90's STAN and
+/// transmission time; its confirmation is withdrawn, or cancelled at the platform.
+async fn reversal(
+    host: &HostGateway,
+    request: &Request,
+    origin: &Origin<'_>,
+) -> Result<Reply, Unrecorded> {
+    if request.missing(&[3, 4, 7, 11, 41, 90]) {
+        return Ok(Reply::code(code::FORMAT_ERROR));
+    }
+    let original = request.text(90).unwrap_or_default();
+    let (Some(stan), Some(transmitted)) = (original.get(4..10), original.get(10..20)) else {
+        return Ok(Reply::code(code::FORMAT_ERROR));
+    };
+    let key = PaymentKey {
+        terminal: request.text(41).unwrap_or_default().to_owned(),
+        stan: stan.to_owned(),
+        transmitted: transmitted.to_owned(),
+    };
+    let Some(p) = host.payment(&key) else {
+        return Ok(Reply::code(code::ORIGINAL_NOT_FOUND));
+    };
+    if request.text(4).and_then(|a| a.parse::<u64>().ok()) != Some(p.amount_fen) {
+        return Ok(Reply::code(code::INVALID_AMOUNT));
+    }
+    if !p.reversed {
+        if !host
+            .record(origin.link, origin.peer, BillEvent::Reversed { key })
+            .await
+        {
+            return Err(Unrecorded);
+        }
+        host.wake_store_and_forward();
+    }
+    Ok(Reply::code(code::APPROVED))
+}
+
+/// The switch's totals for its acquirer (DE32) and settlement date (DE15) against the book.
+fn reconciliation(host: &HostGateway, request: &Request) -> Reply {
+    if request.missing(&[7, 11, 15, 32]) {
+        return Reply::code(code::FORMAT_ERROR);
+    }
+    let ours = host.totals(
+        request.text(32).unwrap_or_default(),
+        request.text(15).unwrap_or_default(),
+    );
+    let number = |de: u8| {
         request
-            .text(*de)
-            .is_none_or(|v| v.bytes().all(|b| b == b'0'))
-    });
-    if zero {
-        (code::APPROVED, Vec::new())
+            .text(de)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let theirs = (
+        number(74) + number(75) + number(86) + number(87),
+        number(76),
+        number(77),
+        number(88),
+        number(89),
+    );
+    let expected = (
+        0,
+        ours.payments,
+        ours.reversals,
+        ours.payments_fen,
+        ours.reversals_fen,
+    );
+    if theirs == expected {
+        Reply::code(code::APPROVED)
     } else {
-        (code::RECONCILIATION_ERROR, Vec::new())
+        Reply::code(code::RECONCILIATION_ERROR)
     }
 }
 

@@ -8,20 +8,23 @@
 //! disturbs another link or the rest of the daemon.
 
 mod biller;
+pub mod book;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use adapter_core::platform::PlatformApi;
+use adapter_core::platform::{
+    ErrorClass, PaymentCancellation, PaymentConfirmation, PaymentMethod, PlatformApi, PlatformError,
+};
 use adapter_protocols::framing::codec::{FrameCodec, OwnedFrame};
 use adapter_protocols::iso8583::Dialect;
 use adapter_protocols::iso8583::mac::MacKey;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 use tracing::{debug, info, warn};
@@ -31,6 +34,7 @@ use crate::journal::JournalSink;
 use crate::journal::record::{JournalEvent, JournalRecord};
 
 pub use biller::Summary;
+use book::{BillEvent, Book, Payment, PaymentKey, Totals, Work};
 
 /// How the host gateway behaves.
 pub struct HostConfig {
@@ -44,6 +48,9 @@ pub struct HostConfig {
     pub echo_timeout: Duration,
     /// The longest an answer waits for the platform (then DE39 91).
     pub platform_timeout: Duration,
+    /// Store-and-forward stops retrying a payment this long after its approval and leaves it
+    /// to an operator (`stm-adapter saf list`).
+    pub saf_expiry: Duration,
     pub clock: Clock,
 }
 
@@ -55,6 +62,7 @@ impl std::fmt::Debug for HostConfig {
             .field("idle_echo", &self.idle_echo)
             .field("echo_timeout", &self.echo_timeout)
             .field("platform_timeout", &self.platform_timeout)
+            .field("saf_expiry", &self.saf_expiry)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +85,10 @@ pub struct HostGateway {
     links: Mutex<HashMap<String, LinkView>>,
     next_link: AtomicU64,
     accepting: AtomicBool,
+    /// Every payment and its state; changed only after the change is journaled.
+    book: Mutex<Book>,
+    /// Wakes the store-and-forward worker.
+    saf: Notify,
 }
 
 impl std::fmt::Debug for HostGateway {
@@ -117,10 +129,12 @@ impl std::fmt::Display for LinkEnd {
 }
 
 impl HostGateway {
+    /// A host over `book` (rebuilt from the journal with [`Book::load`]).
     pub fn new(
         config: HostConfig,
         platform: Arc<dyn PlatformApi>,
         journal: Arc<dyn JournalSink>,
+        book: Book,
     ) -> HostGateway {
         HostGateway {
             config,
@@ -129,7 +143,189 @@ impl HostGateway {
             links: Mutex::new(HashMap::new()),
             next_link: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
+            book: Mutex::new(book),
+            saf: Notify::new(),
         }
+    }
+
+    /// Journals a change to the book, then applies it. `false`: the journal refused it and
+    /// nothing changed.
+    async fn record(&self, link: &str, peer: &str, event: BillEvent) -> bool {
+        if !self
+            .journal(link, peer, JournalEvent::Bill(event.clone()))
+            .await
+        {
+            return false;
+        }
+        lock(&self.book).apply(&event);
+        true
+    }
+
+    fn payment(&self, key: &PaymentKey) -> Option<Payment> {
+        lock(&self.book).get(key).cloned()
+    }
+
+    fn totals(&self, acquirer: &str, mmdd: &str) -> Totals {
+        lock(&self.book).totals(acquirer, mmdd)
+    }
+
+    fn wake_store_and_forward(&self) {
+        self.saf.notify_one();
+    }
+
+    /// Every payment of the book, by key.
+    pub fn payments(&self) -> Vec<Payment> {
+        lock(&self.book).all()
+    }
+
+    /// Payments store-and-forward still works on, and those left to an operator.
+    pub fn store_and_forward_queue(&self) -> (Vec<(Payment, Work)>, Vec<Payment>) {
+        let book = lock(&self.book);
+        (book.pending(), book.stuck())
+    }
+
+    /// Confirms approved payments at the platform and cancels reversed ones, each with its
+    /// idempotency key, retrying with backoff until the platform acknowledges, refuses for good
+    /// or the payment expires. Runs until `stop`.
+    pub async fn store_and_forward(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut retry_at: HashMap<PaymentKey, tokio::time::Instant> = HashMap::new();
+        loop {
+            let pending = lock(&self.book).pending();
+            let mut next: Option<tokio::time::Instant> = None;
+            for (payment, work) in pending {
+                let now = tokio::time::Instant::now();
+                if let Some(at) = retry_at.get(&payment.key)
+                    && *at > now
+                {
+                    next = Some(next.map_or(*at, |n| n.min(*at)));
+                    continue;
+                }
+                match self.forward(&payment, work).await {
+                    Ok(()) => {
+                        retry_at.remove(&payment.key);
+                    }
+                    Err(after) => {
+                        let at = now + after;
+                        retry_at.insert(payment.key.clone(), at);
+                        next = Some(next.map_or(at, |n| n.min(at)));
+                    }
+                }
+                if *stop.borrow() {
+                    return;
+                }
+            }
+            let sleep = next.map_or(Duration::from_secs(30), |n| {
+                n.saturating_duration_since(tokio::time::Instant::now())
+            });
+            tokio::select! {
+                () = self.saf.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// One step for one payment; `Err` says when to try again.
+    async fn forward(&self, p: &Payment, work: Work) -> Result<(), Duration> {
+        const SAF: &str = "store-and-forward";
+        let backoff = || Duration::from_secs(1 << p.failures.min(6)).min(Duration::from_secs(60));
+        if self.expired(p) {
+            let event = BillEvent::Failed {
+                key: p.key.clone(),
+                call: "store-and-forward".into(),
+                class: "Expired".into(),
+                code: "EXPIRED".into(),
+                fatal: true,
+            };
+            warn!(notice = %p.notice, "store-and-forward gave up: an operator settles this payment");
+            return if self.record(SAF, &p.key.terminal, event).await {
+                Ok(())
+            } else {
+                Err(backoff())
+            };
+        }
+        let limit = self.config.platform_timeout;
+        let (call, result) = match work {
+            Work::Confirm => {
+                if !p.confirming
+                    && !self
+                        .record(
+                            SAF,
+                            &p.key.terminal,
+                            BillEvent::Confirming { key: p.key.clone() },
+                        )
+                        .await
+                {
+                    return Err(backoff());
+                }
+                let confirmation = PaymentConfirmation {
+                    idempotency_key: p.key.idempotency_key(),
+                    notice_number: p.notice.clone(),
+                    amount_fen: p.amount_fen,
+                    method: PaymentMethod::Card,
+                    bank_reference: Some(p.rrn.clone()),
+                    terminal_id: p.key.terminal.clone(),
+                };
+                let result =
+                    tokio::time::timeout(limit, self.platform.confirm_payment(confirmation))
+                        .await
+                        .unwrap_or_else(|_| Err(timed_out()))
+                        .map(|c| BillEvent::Confirmed {
+                            key: p.key.clone(),
+                            receipt: c.receipt_number,
+                        });
+                ("confirm_payment", result)
+            }
+            Work::Cancel => {
+                let cancellation = PaymentCancellation {
+                    idempotency_key: format!("{}/cancel", p.key.idempotency_key()),
+                    notice_number: p.notice.clone(),
+                    receipt_number: p.receipt.clone().unwrap_or_default(),
+                    reason: "reversed by the bank switch".into(),
+                };
+                let result =
+                    tokio::time::timeout(limit, self.platform.cancel_payment(cancellation))
+                        .await
+                        .unwrap_or_else(|_| Err(timed_out()))
+                        .map(|c| BillEvent::Cancelled {
+                            key: p.key.clone(),
+                            refund_reference: c.refund_reference,
+                        });
+                ("cancel_payment", result)
+            }
+        };
+        match result {
+            Ok(event) => {
+                if self.record(SAF, &p.key.terminal, event).await {
+                    Ok(())
+                } else {
+                    Err(backoff())
+                }
+            }
+            Err(e) => {
+                let fatal = matches!(e.class, ErrorClass::Final | ErrorClass::NotFound);
+                warn!(call, notice = %p.notice, class = ?e.class, code = %e.code, fatal, "store-and-forward call failed");
+                let event = BillEvent::Failed {
+                    key: p.key.clone(),
+                    call: call.into(),
+                    class: format!("{:?}", e.class),
+                    code: e.code,
+                    fatal,
+                };
+                let _ = self.record(SAF, &p.key.terminal, event).await;
+                if fatal { Ok(()) } else { Err(backoff()) }
+            }
+        }
+    }
+
+    fn expired(&self, p: &Payment) -> bool {
+        let Ok(at) = time::OffsetDateTime::parse(
+            &p.approved_at,
+            &time::format_description::well_known::Rfc3339,
+        ) else {
+            return false;
+        };
+        p.failures > 0 && (self.config.clock)() - at > self.config.saf_expiry
     }
 
     /// Live links, for the admin API.
@@ -302,14 +498,14 @@ impl HostGateway {
             {
                 return LinkEnd::Journal;
             }
-            let answer = biller::answer(
-                &self.config,
-                self.platform.as_ref(),
-                &mut state,
-                &request,
-                &frame.body,
-            )
-            .await;
+            let origin = biller::Origin {
+                link: link_id,
+                peer,
+            };
+            let Ok(answer) = biller::answer(self, &mut state, &request, &frame.body, &origin).await
+            else {
+                return LinkEnd::Journal;
+            };
             if state.echo_answered() {
                 echo_sent = None;
             }
@@ -355,4 +551,12 @@ impl HostGateway {
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
     }
+}
+
+fn timed_out() -> PlatformError {
+    PlatformError::new(
+        ErrorClass::Retryable,
+        "TIMEOUT",
+        "the platform did not answer in time",
+    )
 }

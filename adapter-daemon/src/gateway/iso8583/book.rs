@@ -1,0 +1,421 @@
+//! The payment book: every payment the biller host approved on a bank-switch link and what became
+//! of it. The journal is the only truth: each change is a [`BillEvent`] journaled durably before
+//! anyone acts on it, and the book is rebuilt from those records at start. What the book says is
+//! still to do (confirm at the platform, cancel there after a reversal) is the store-and-forward
+//! worker's queue.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::journal::{JournalStore, StoreError};
+
+/// How the switch names a payment: terminal (DE41), STAN (DE11), transmission time (DE7).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentKey {
+    pub terminal: String,
+    pub stan: String,
+    pub transmitted: String,
+}
+
+impl PaymentKey {
+    /// The idempotency key of the payment's confirmation at the platform: visible ASCII.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "bill/{}/{}/{}",
+            hex::encode(self.terminal.as_bytes()),
+            self.stan,
+            self.transmitted
+        )
+    }
+}
+
+/// A change to the book, as journaled (kind `Bill`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum BillEvent {
+    /// The payment was approved: journaled before the 0210 leaves.
+    Approved {
+        key: PaymentKey,
+        /// DE32.
+        acquirer: String,
+        notice: String,
+        amount_fen: u64,
+        /// DE37.
+        rrn: String,
+        /// DE38 as answered.
+        auth_code: String,
+        /// YYYY-MM-DD, China Standard Time.
+        business_date: String,
+        /// RFC 3339: store-and-forward gives up on it (an operator settles it) after the
+        /// configured expiry.
+        approved_at: String,
+        payee: String,
+    },
+    /// A confirmation is about to be sent for the first time: from here on the platform may
+    /// hold it, so a reversal must cancel rather than merely withdraw.
+    Confirming {
+        key: PaymentKey,
+    },
+    Confirmed {
+        key: PaymentKey,
+        receipt: String,
+    },
+    /// A confirmation or cancellation failed; `fatal` when the platform refused for good and an
+    /// operator must settle the payment.
+    Failed {
+        key: PaymentKey,
+        call: String,
+        class: String,
+        code: String,
+        fatal: bool,
+    },
+    /// The switch reversed the payment (0420/0421).
+    Reversed {
+        key: PaymentKey,
+    },
+    Cancelled {
+        key: PaymentKey,
+        refund_reference: String,
+    },
+}
+
+impl BillEvent {
+    pub fn key(&self) -> &PaymentKey {
+        match self {
+            BillEvent::Approved { key, .. }
+            | BillEvent::Confirming { key }
+            | BillEvent::Confirmed { key, .. }
+            | BillEvent::Failed { key, .. }
+            | BillEvent::Reversed { key }
+            | BillEvent::Cancelled { key, .. } => key,
+        }
+    }
+}
+
+/// One payment and its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub key: PaymentKey,
+    pub acquirer: String,
+    pub notice: String,
+    pub amount_fen: u64,
+    pub rrn: String,
+    pub auth_code: String,
+    pub business_date: String,
+    pub approved_at: String,
+    pub payee: String,
+    pub confirming: bool,
+    pub receipt: Option<String>,
+    pub reversed: bool,
+    pub refund_reference: Option<String>,
+    /// Failed attempts since the last success.
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// The platform refused for good: an operator settles it.
+    pub stuck: bool,
+}
+
+/// What the store-and-forward worker still has to do for a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Work {
+    /// Confirm at the platform (again, with the same idempotency key, if it was attempted).
+    Confirm,
+    /// Cancel the confirmed payment at the platform: the switch reversed it.
+    Cancel,
+}
+
+impl Payment {
+    pub fn work(&self) -> Option<Work> {
+        if self.stuck {
+            return None;
+        }
+        match (self.reversed, &self.receipt, &self.refund_reference) {
+            (false, None, _) => Some(Work::Confirm),
+            // Reversed before any confirmation was sent: withdrawn, nothing to undo.
+            (true, None, _) if !self.confirming => None,
+            // Reversed while a confirmation may have arrived: confirm (idempotent, so the
+            // platform answers with the receipt it holds or makes one), then cancel it.
+            (true, None, _) => Some(Work::Confirm),
+            (true, Some(_), None) => Some(Work::Cancel),
+            _ => None,
+        }
+    }
+
+    /// Where the payment stands, in one word.
+    pub fn state(&self) -> &'static str {
+        match (
+            self.stuck,
+            self.reversed,
+            &self.receipt,
+            &self.refund_reference,
+        ) {
+            (true, ..) => "stuck",
+            (false, false, None, _) => "approved",
+            (false, false, Some(_), _) => "confirmed",
+            (false, true, None, _) if !self.confirming => "withdrawn",
+            (false, true, _, None) => "reversing",
+            (false, true, _, Some(_)) => "cancelled",
+        }
+    }
+}
+
+/// Counts and amounts of one acquirer's payments on one business date.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub payments: u64,
+    pub payments_fen: u64,
+    pub reversals: u64,
+    pub reversals_fen: u64,
+}
+
+/// Every payment, by key.
+#[derive(Debug, Default)]
+pub struct Book {
+    payments: HashMap<PaymentKey, Payment>,
+}
+
+impl Book {
+    /// Rebuilds the book from the journal's `Bill` records.
+    pub async fn load(store: &dyn JournalStore) -> Result<Book, StoreError> {
+        let mut book = Book::default();
+        let mut after = 0;
+        loop {
+            let batch = store.scan(after, 2048).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            for record in batch.iter().filter(|r| r.kind == "Bill") {
+                let event: BillEvent = serde_json::from_str(&record.body).map_err(|e| {
+                    StoreError(format!(
+                        "journal record {}: not a bill event: {e}",
+                        record.seq
+                    ))
+                })?;
+                book.apply(&event);
+            }
+        }
+        Ok(book)
+    }
+
+    pub fn apply(&mut self, event: &BillEvent) {
+        if let BillEvent::Approved {
+            key,
+            acquirer,
+            notice,
+            amount_fen,
+            rrn,
+            auth_code,
+            business_date,
+            approved_at,
+            payee,
+        } = event
+        {
+            self.payments.entry(key.clone()).or_insert_with(|| Payment {
+                key: key.clone(),
+                acquirer: acquirer.clone(),
+                notice: notice.clone(),
+                amount_fen: *amount_fen,
+                rrn: rrn.clone(),
+                auth_code: auth_code.clone(),
+                business_date: business_date.clone(),
+                approved_at: approved_at.clone(),
+                payee: payee.clone(),
+                confirming: false,
+                receipt: None,
+                reversed: false,
+                refund_reference: None,
+                failures: 0,
+                last_error: None,
+                stuck: false,
+            });
+            return;
+        }
+        let Some(p) = self.payments.get_mut(event.key()) else {
+            return;
+        };
+        match event {
+            BillEvent::Approved { .. } => {}
+            BillEvent::Confirming { .. } => p.confirming = true,
+            BillEvent::Confirmed { receipt, .. } => {
+                p.receipt = Some(receipt.clone());
+                p.failures = 0;
+                p.last_error = None;
+            }
+            BillEvent::Failed {
+                call,
+                class,
+                code,
+                fatal,
+                ..
+            } => {
+                p.failures += 1;
+                p.last_error = Some(format!("{call}: {class} {code}"));
+                p.stuck |= *fatal;
+            }
+            BillEvent::Reversed { .. } => p.reversed = true,
+            BillEvent::Cancelled {
+                refund_reference, ..
+            } => {
+                p.refund_reference = Some(refund_reference.clone());
+                p.failures = 0;
+                p.last_error = None;
+            }
+        }
+    }
+
+    pub fn get(&self, key: &PaymentKey) -> Option<&Payment> {
+        self.payments.get(key)
+    }
+
+    /// Payments with work left, oldest key first.
+    pub fn pending(&self) -> Vec<(Payment, Work)> {
+        let mut list: Vec<(Payment, Work)> = self
+            .payments
+            .values()
+            .filter_map(|p| p.work().map(|w| (p.clone(), w)))
+            .collect();
+        list.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        list
+    }
+
+    /// Payments an operator must settle.
+    pub fn stuck(&self) -> Vec<Payment> {
+        let mut list: Vec<Payment> = self
+            .payments
+            .values()
+            .filter(|p| p.stuck)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+        list
+    }
+
+    /// Every payment, by key.
+    pub fn all(&self) -> Vec<Payment> {
+        let mut list: Vec<Payment> = self.payments.values().cloned().collect();
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+        list
+    }
+
+    /// The totals of `acquirer` on the business date whose month and day are `mmdd`.
+    pub fn totals(&self, acquirer: &str, mmdd: &str) -> Totals {
+        let mut t = Totals::default();
+        for p in self.payments.values().filter(|p| {
+            p.acquirer == acquirer
+                && p.business_date.get(5..).map(|d| d.replace('-', "")) == Some(mmdd.to_owned())
+        }) {
+            t.payments += 1;
+            t.payments_fen += p.amount_fen;
+            if p.reversed {
+                t.reversals += 1;
+                t.reversals_fen += p.amount_fen;
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(stan: &str) -> PaymentKey {
+        PaymentKey {
+            terminal: "ATM00001".into(),
+            stan: stan.into(),
+            transmitted: "1201100000".into(),
+        }
+    }
+
+    fn approved(stan: &str) -> BillEvent {
+        BillEvent::Approved {
+            key: key(stan),
+            acquirer: "01020000".into(),
+            notice: "44010026110000012345".into(),
+            amount_fen: 20000,
+            rrn: "633510000001".into(),
+            auth_code: "A1B2C3".into(),
+            business_date: "2026-12-01".into(),
+            approved_at: "2026-12-01T02:00:00Z".into(),
+            payee: "广州市公安局交通警察支队".into(),
+        }
+    }
+
+    #[test]
+    fn the_work_follows_the_state() {
+        let mut book = Book::default();
+        book.apply(&approved("000001"));
+        assert_eq!(book.pending().first().map(|p| p.1), Some(Work::Confirm));
+
+        // Reversed before any confirmation went out: withdrawn, nothing to do.
+        book.apply(&BillEvent::Reversed { key: key("000001") });
+        assert!(book.pending().is_empty());
+        assert_eq!(
+            book.get(&key("000001")).map(Payment::state),
+            Some("withdrawn")
+        );
+
+        // Reversed after a confirmation was sent: confirm (idempotent) then cancel.
+        book.apply(&approved("000002"));
+        book.apply(&BillEvent::Confirming { key: key("000002") });
+        book.apply(&BillEvent::Reversed { key: key("000002") });
+        assert_eq!(book.pending().first().map(|p| p.1), Some(Work::Confirm));
+        book.apply(&BillEvent::Confirmed {
+            key: key("000002"),
+            receipt: "RC-1".into(),
+        });
+        assert_eq!(book.pending().first().map(|p| p.1), Some(Work::Cancel));
+        book.apply(&BillEvent::Cancelled {
+            key: key("000002"),
+            refund_reference: "RF-1".into(),
+        });
+        assert!(book.pending().is_empty());
+        assert_eq!(
+            book.get(&key("000002")).map(Payment::state),
+            Some("cancelled")
+        );
+
+        // A fatal refusal takes it out of the queue and onto the operator's list.
+        book.apply(&approved("000003"));
+        book.apply(&BillEvent::Failed {
+            key: key("000003"),
+            call: "confirm_payment".into(),
+            class: "Final".into(),
+            code: "NOTICE_PAID".into(),
+            fatal: true,
+        });
+        assert!(book.pending().is_empty());
+        assert_eq!(book.stuck().len(), 1);
+
+        let t = book.totals("01020000", "1201");
+        assert_eq!(
+            t,
+            Totals {
+                payments: 3,
+                payments_fen: 60000,
+                reversals: 2,
+                reversals_fen: 40000
+            }
+        );
+        assert_eq!(book.totals("01020000", "1202"), Totals::default());
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let e = approved("000009");
+        let text = serde_json::to_string(&e).unwrap_or_default();
+        assert!(
+            text.contains("\"event\":\"approved\"") && text.contains("\"amountFen\":20000"),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<BillEvent>(&text).ok(), Some(e));
+        assert!(key("000009").idempotency_key().is_ascii());
+    }
+}
