@@ -405,6 +405,11 @@ async fn payment(
         return Ok(Reply::code(code::FORMAT_ERROR));
     };
     let pn = ("PN01", notice.clone(), 50);
+    // A payment of this notice stands already, its confirmation perhaps still on its way to
+    // the platform: a second one would be taken twice.
+    if host.notice_paid(&notice) {
+        return Ok(Reply::with_tags(code::NOTHING_OWED, vec![pn]));
+    }
     let limit = host.config.platform_timeout;
     let due = match tokio::time::timeout(limit, host.platform.query_notice(notice.clone())).await {
         Err(_) => return Ok(Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn])),

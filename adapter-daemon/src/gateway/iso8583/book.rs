@@ -274,6 +274,14 @@ impl Book {
         self.payments.get(key)
     }
 
+    /// Whether a payment of `notice` stands (approved and not reversed): the notice is paid,
+    /// whether or not the platform has heard yet.
+    pub fn notice_paid(&self, notice: &str) -> bool {
+        self.payments
+            .values()
+            .any(|p| p.notice == notice && !p.reversed && !p.stuck)
+    }
+
     /// Payments with work left, oldest key first.
     pub fn pending(&self) -> Vec<(Payment, Work)> {
         let mut list: Vec<(Payment, Work)> = self

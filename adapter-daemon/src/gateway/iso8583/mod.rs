@@ -165,6 +165,10 @@ impl HostGateway {
         lock(&self.book).get(key).cloned()
     }
 
+    fn notice_paid(&self, notice: &str) -> bool {
+        lock(&self.book).notice_paid(notice)
+    }
+
     fn totals(&self, acquirer: &str, mmdd: &str) -> Totals {
         lock(&self.book).totals(acquirer, mmdd)
     }
