@@ -530,7 +530,8 @@ fn apply_client_settings(config: &Config, c: &mut ClientConfig) {
     c.max_in_flight = p.max_in_flight;
 }
 
-fn remote_client(config: &Config) -> Result<PlatformClient, StartError> {
+/// The client of the platform at `platform.base_url`.
+pub fn remote_client(config: &Config) -> Result<PlatformClient, StartError> {
     let p = &config.platform;
     let bad = |key: &str, e: &dyn std::fmt::Display| StartError::Config(format!("{key}: {e}"));
     let base = url::Url::parse(p.base_url.as_deref().unwrap_or_default())

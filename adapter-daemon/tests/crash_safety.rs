@@ -464,7 +464,10 @@ async fn payments_survive_kill_9_exactly_once() {
         adapter_daemon::tls::client_config(std::fs::read(&ca).unwrap().as_slice(), None).unwrap(),
     );
     let client = PlatformClient::new(config).unwrap();
-    let report = client.reconciliation_report(report_date).await.unwrap();
+    let report = client
+        .reconciliation_report(report_date.clone())
+        .await
+        .unwrap();
     let mut by_rrn: HashMap<String, Vec<bool>> = HashMap::new();
     for p in &report.payments {
         if let Some(rrn) = &p.bank_reference
@@ -522,6 +525,31 @@ async fn payments_survive_kill_9_exactly_once() {
     assert!(
         by_rrn.is_empty(),
         "confirmed without the switch's payment: {by_rrn:?}"
+    );
+
+    // `stm-adapter reconcile` agrees: the journal and the platform's report have no difference.
+    let out = binary()
+        .args(["reconcile", "--date", &report_date, "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("STM_ADAPTER__PLATFORM__MODE", "remote")
+        .env("STM_ADAPTER__PLATFORM__BASE_URL", &platform)
+        .env("STM_ADAPTER__PLATFORM__CA_FILE", &ca)
+        .env("STM_ADAPTER__PLATFORM__APP_ID", APP)
+        .env("STM_ADAPTER__PLATFORM__SECRET", SECRET)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "reconcile: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["differences"], 0, "{text}");
+    assert_eq!(
+        summary["journalPayments"].as_u64(),
+        Some(known.len() as u64),
+        "{text}"
     );
     drop(link);
     drop(_daemon);

@@ -63,6 +63,9 @@ enum Command {
     /// Store-and-forward of bank-switch payments to the platform.
     #[command(subcommand)]
     Saf(serve::SafCommand),
+    /// Compares the journal's bank-switch payments of a day with the platform's reconciliation
+    /// report and lists every difference. Exit 0 when they agree, 1 when they do not.
+    Reconcile(serve::ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Config(command) => serve::config(command),
         Command::Journal(command) => serve::journal(command),
         Command::Saf(command) => serve::saf(command),
+        Command::Reconcile(args) => serve::reconcile(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -111,6 +111,76 @@ pub(crate) fn saf(command: SafCommand) -> Result<(), Failure> {
     )
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct ReconcileArgs {
+    #[command(flatten)]
+    args: ConfigArgs,
+    /// The business date, YYYY-MM-DD (China Standard Time).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: String,
+}
+
+/// `stm-adapter reconcile --date`: the journal's bank-switch payments of a day against the
+/// platform's reconciliation report; every difference a JSON line, then a summary. Exit 0 when
+/// they agree, 1 when they do not.
+pub(crate) fn reconcile(command: ReconcileArgs) -> Result<(), Failure> {
+    use crate::gateway::iso8583::{book::Book, reconcile};
+    let date = time::Date::parse(
+        &command.date,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| Failure::Usage(format!("--date {:?} is not YYYY-MM-DD", command.date)))?;
+    let date = date.to_string();
+    let config = load_config(&command.args)?;
+    if config.platform.mode == crate::config::PlatformMode::Sandbox {
+        return Err(Failure::Refused(
+            "platform.mode is \"sandbox\": the in-process sandbox lives and dies with the daemon, \
+             so there is no report to reconcile against; configure platform.* for the platform \
+             (docs/operations.md)"
+                .into(),
+        ));
+    }
+    let client = crate::daemon::remote_client(&config).map_err(|e| match e {
+        StartError::Config(t) => Failure::Config(t),
+        StartError::Io(t) => Failure::Refused(t),
+    })?;
+    let (path, runtime) = open_journal(&config)?;
+    let (book, receipts, report) = runtime.block_on(async {
+        let store = SqliteStore::open(&path)
+            .await
+            .map_err(|e| Failure::Refused(e.to_string()))?;
+        let book = Book::load(&store).await;
+        let receipts = reconcile::terminal_receipts(&store).await;
+        store.close().await;
+        let book = book.map_err(|e| Failure::Refused(e.to_string()))?;
+        let receipts = receipts.map_err(|e| Failure::Refused(e.to_string()))?;
+        let report =
+            adapter_core::platform::PlatformApi::reconciliation_report(&client, date.clone())
+                .await
+                .map_err(|e| Failure::Refused(format!("the platform's report: {e}")))?;
+        Ok::<_, Failure>((book, receipts, report))
+    })?;
+    let payments = book.all();
+    let differences = reconcile::compare(&date, &payments, &receipts, &report);
+    for d in &differences {
+        emit(&serde_json::to_string(d).unwrap_or_default())?;
+    }
+    emit(
+        &serde_json::json!({
+            "date": date,
+            "journalPayments": payments.iter().filter(|p| p.business_date == date).count(),
+            "platformPayments": report.payments.len(),
+            "differences": differences.len(),
+        })
+        .to_string(),
+    )?;
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Silent(1))
+    }
+}
+
 fn load_config(args: &ConfigArgs) -> Result<Config, Failure> {
     let mut config =
         Config::load(args.config.as_deref(), None).map_err(|e| Failure::Config(e.to_string()))?;

@@ -9,6 +9,7 @@
 
 mod biller;
 pub mod book;
+pub mod reconcile;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
