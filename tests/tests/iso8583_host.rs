@@ -495,3 +495,74 @@ async fn an_idle_link_is_echoed() {
     );
     daemon.stop().await;
 }
+
+/// With `iso8583.client_ca`, links are TLS and the switch must present a certificate of that CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_links_want_the_switch_s_certificate() {
+    use tokio_rustls::TlsConnector;
+    let dir = tempfile::tempdir().unwrap();
+    // A first start creates the development PKI; the switch's certificate here is one the
+    // development CA issued (a demonstration terminal's).
+    start(dir.path(), |_| {}).await.stop().await;
+    let daemon = start(dir.path(), |c| {
+        c.iso8583.client_ca = Some("pki/ca.pem".into())
+    })
+    .await;
+    let (addr, tls) = daemon.endpoints.iso8583.unwrap();
+    assert!(tls);
+    let pki = dir.path().join("data/pki");
+    let read = |p: &str| std::fs::read(pki.join(p)).unwrap();
+    let ca = read("ca.pem");
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+
+    // With a certificate: the link works.
+    let with_cert = adapter_daemon::tls::client_config(
+        &ca,
+        Some((
+            &read("terminals/STM-DEMO-0001.pem"),
+            &read("terminals/STM-DEMO-0001-key.pem"),
+        )),
+    )
+    .unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut stream = TlsConnector::from(std::sync::Arc::new(with_cert))
+        .connect(name.clone(), tcp)
+        .await
+        .unwrap();
+    let mut sign_on = Message::new(gov_bill(), "0800".parse::<Mti>().unwrap());
+    sign_on.set(7, "1201100000");
+    sign_on.set(11, "000001");
+    sign_on.set(70, "001");
+    let body = sign_on.to_bytes().unwrap();
+    let mut frame = u16::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    stream.write_all(&frame).await.unwrap();
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await.unwrap();
+    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut answer).await.unwrap();
+    assert_eq!(code(&owned(&answer)), "00");
+    let links = daemon.host().unwrap().links();
+    assert!(
+        links[0].tls && links[0].peer.starts_with("STM-DEMO-0001@"),
+        "{links:?}"
+    );
+
+    // Without one: no link.
+    let without = adapter_daemon::tls::client_config(&ca, None).unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let refused = async {
+        let mut s = TlsConnector::from(std::sync::Arc::new(without))
+            .connect(name, tcp)
+            .await?;
+        s.write_all(&frame).await?;
+        s.read_exact(&mut len).await
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), refused)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    daemon.stop().await;
+}
