@@ -263,6 +263,19 @@ async fn every_operation_over_https_with_hmac() {
         .unwrap();
     assert!(submitted.case_number.starts_with("GD"));
     assert!(submitted.promised_date.is_some());
+    // The same application by its case number, as a bank switch asks (390000).
+    let case = client
+        .case_status(submitted.case_number.clone())
+        .await
+        .unwrap();
+    assert_eq!(case.case_number, submitted.case_number);
+    assert_eq!(case.implementing_code, code);
+    assert_eq!(case.stage, adapter_core::platform::CaseStage::Submitted);
+    assert_error(
+        client.case_status("GD19990101000000".into()).await,
+        ErrorClass::NotFound,
+        "CASE_NOT_FOUND",
+    );
     let status = client
         .application_status(&application.application_id)
         .await

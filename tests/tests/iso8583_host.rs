@@ -566,3 +566,110 @@ async fn tls_links_want_the_switch_s_certificate() {
     );
     daemon.stop().await;
 }
+
+/// 390000: where an application stands, by its case number (AP01), from the platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_s_status_by_its_case_number() {
+    use adapter_core::platform::{IdentityCheck, NewApplication, PlatformApi, Submission};
+    use adapter_daemon::platform::signing::SigningKey;
+    use adapter_daemon::platform::{ClientConfig, PlatformClient};
+    use adapter_protocols::tsp::Sensitive;
+
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), |_| {}).await;
+
+    // A citizen's application, submitted at the (in-process) sandbox platform.
+    let url = daemon
+        .endpoints
+        .platform
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let key = SigningKey::hmac(b"stm-adapter-sandbox-secret").unwrap();
+    let mut config = ClientConfig::new(
+        url.parse().unwrap(),
+        "BANK-GD-0001",
+        key.clone(),
+        key.verifier(),
+    );
+    config.tls = Some(adapter_daemon::tls::trust_nothing_client_config().unwrap());
+    let platform = PlatformClient::new(config).unwrap();
+    let id = "440106198503151014";
+    let citizen = platform
+        .verify_identity(IdentityCheck {
+            terminal_id: "STM-DEMO-0001".into(),
+            id_number: Sensitive::new(id.into()),
+            name: Sensitive::new("张伟".into()),
+            chip_photo: Sensitive::new(sandbox::portrait(id)),
+            face: Sensitive::new(sandbox::portrait(id)),
+        })
+        .await
+        .unwrap();
+    let data = adapter_core::shipped::DataSet::load(&shipped()).unwrap();
+    let implementing = data
+        .catalogue
+        .implementations()
+        .iter()
+        .find(|i| i.division.to_string().starts_with("4401"))
+        .map(|i| i.code.as_str().to_owned())
+        .unwrap();
+    let application = platform
+        .create_application(NewApplication {
+            idempotency_key: "t/1/create".into(),
+            subject: citizen.subject,
+            implementing_code: implementing.clone(),
+            terminal_id: "STM-DEMO-0001".into(),
+            form: Default::default(),
+        })
+        .await
+        .unwrap();
+    let submitted = platform
+        .submit_application(Submission {
+            idempotency_key: "t/1/submit".into(),
+            application_id: application.application_id,
+        })
+        .await
+        .unwrap();
+
+    let mut switch = Switch::connect(&daemon).await;
+    let sign_on = switch.message("0800", &[(70, "001")]);
+    assert_eq!(code(&switch.exchange(&sign_on).await), "00");
+    let inquiry = |switch: &mut Switch, case: &str| {
+        let mut m = switch.message(
+            "0200",
+            &[
+                (3, "390000"),
+                (32, "01020000"),
+                (37, "633510000009"),
+                (41, "ATM00001"),
+            ],
+        );
+        m.set_subfields(
+            48,
+            &[Subfield {
+                key: SubKey::Tag("AP01".into()),
+                value: Value::from(case.to_owned()),
+            }],
+        )
+        .unwrap();
+        m
+    };
+    let m = inquiry(&mut switch, &submitted.case_number);
+    let answer = switch.exchange(&m).await;
+    assert_eq!(code(&answer), "00");
+    assert_eq!(tag(&answer, "AP01"), Some(submitted.case_number.clone()));
+    assert!(
+        matches!(
+            tag(&answer, "AS01").as_deref(),
+            Some("SUBM" | "ACPT" | "APPR" | "CMPL")
+        ),
+        "{:?}",
+        tag(&answer, "AS01")
+    );
+    assert!(tag(&answer, "AS02").is_some());
+    assert_eq!(tag(&answer, "IC01"), Some(implementing));
+    let m = inquiry(&mut switch, "GD19990101000000");
+    assert_eq!(code(&switch.exchange(&m).await), "B2");
+    daemon.stop().await;
+}

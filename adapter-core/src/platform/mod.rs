@@ -246,6 +246,29 @@ pub struct Booking {
     pub booking_number: String,
 }
 
+/// Where a submitted application (办件) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseStage {
+    /// Handed to the department, not yet taken up.
+    Submitted,
+    /// Taken up (受理).
+    Accepted,
+    /// Decided in the citizen's favour, the result being prepared.
+    Approved,
+    /// Done (办结): the result is ready or delivered.
+    Completed,
+}
+
+/// A submitted application, found by its case number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseStatus {
+    pub case_number: String,
+    pub implementing_code: String,
+    pub stage: CaseStage,
+    /// YYYY-MM-DD.
+    pub promised_date: Option<String>,
+}
+
 /// A payment as the platform's daily report has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportedPayment {
@@ -347,6 +370,8 @@ pub trait PlatformApi: Send + Sync {
         &self,
         date: String,
     ) -> Result<ReconciliationReport, PlatformError>;
+    /// A submitted application's status by its case number.
+    async fn case_status(&self, case_number: String) -> Result<CaseStatus, PlatformError>;
 }
 
 /// A platform call the session engine asks its shell to make.

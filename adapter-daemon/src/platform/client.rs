@@ -29,7 +29,7 @@ use super::signing::{
     self, HEADER_APP_ID, HEADER_IDEMPOTENCY_KEY, HEADER_METHOD, HEADER_NONCE, HEADER_SIGNATURE,
     HEADER_TIMESTAMP, RequestParts, ResponseParts, SigningKey, VerifyingKey,
 };
-use super::wire::{self, Check};
+use super::wire::{self, Check, Invalid};
 
 /// How calls are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -949,6 +949,37 @@ impl PlatformApi for PlatformClient {
                     cancelled: p.cancelled,
                 })
                 .collect(),
+        })
+    }
+
+    async fn case_status(&self, case_number: String) -> Result<core::CaseStatus, PlatformError> {
+        let op = Operation::CaseStatus;
+        let application: wire::Application =
+            self.get(Request::new(op, &["cases", &case_number])).await?;
+        application
+            .check()
+            .map_err(|e| bad_response(op, "BAD_SCHEMA", e))?;
+        let stage = match application.status {
+            wire::ApplicationStatus::Draft => {
+                return Err(bad_response(
+                    op,
+                    "BAD_SCHEMA",
+                    Invalid {
+                        field: "status",
+                        problem: "a case number was given to a draft",
+                    },
+                ));
+            }
+            wire::ApplicationStatus::Submitted => core::CaseStage::Submitted,
+            wire::ApplicationStatus::Accepted => core::CaseStage::Accepted,
+            wire::ApplicationStatus::Approved => core::CaseStage::Approved,
+            wire::ApplicationStatus::Completed => core::CaseStage::Completed,
+        };
+        Ok(core::CaseStatus {
+            case_number: application.case_number.unwrap_or(case_number),
+            implementing_code: application.implementing_code,
+            stage,
+            promised_date: application.promised_date,
         })
     }
 }

@@ -19,6 +19,7 @@ pub enum Operation {
     LookupLicences,
     CreateApplication,
     ApplicationStatus,
+    CaseStatus,
     UploadMaterial,
     SubmitApplication,
     IssueNotice,
@@ -33,13 +34,14 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::VerifyIdentity,
         Operation::QrIdentity,
         Operation::SyncCatalogue,
         Operation::LookupLicences,
         Operation::CreateApplication,
         Operation::ApplicationStatus,
+        Operation::CaseStatus,
         Operation::UploadMaterial,
         Operation::SubmitApplication,
         Operation::IssueNotice,
@@ -62,6 +64,7 @@ impl Operation {
             Operation::LookupLicences => "lookupLicences",
             Operation::CreateApplication => "createApplication",
             Operation::ApplicationStatus => "applicationStatus",
+            Operation::CaseStatus => "caseStatus",
             Operation::UploadMaterial => "uploadMaterial",
             Operation::SubmitApplication => "submitApplication",
             Operation::IssueNotice => "issueNotice",
@@ -86,6 +89,7 @@ impl Operation {
             Operation::SyncCatalogue
             | Operation::LookupLicences
             | Operation::ApplicationStatus
+            | Operation::CaseStatus
             | Operation::QueryNotice
             | Operation::AppointmentSlots
             | Operation::ReconciliationReport => "GET",
@@ -102,6 +106,7 @@ impl Operation {
             Operation::LookupLicences => "/subjects/{subject}/licences",
             Operation::CreateApplication => "/applications",
             Operation::ApplicationStatus => "/applications/{applicationId}",
+            Operation::CaseStatus => "/cases/{caseNumber}",
             Operation::UploadMaterial => "/applications/{applicationId}/materials",
             Operation::SubmitApplication => "/applications/{applicationId}/submission",
             Operation::IssueNotice => "/notices",

@@ -298,6 +298,7 @@ impl World {
             Operation::LookupLicences => self.lookup_licences(params),
             Operation::CreateApplication => self.create_application(bytes, now),
             Operation::ApplicationStatus => self.application_status(params, now),
+            Operation::CaseStatus => self.case_status(params, now),
             Operation::UploadMaterial => self.upload_material(params, bytes),
             Operation::SubmitApplication => self.submit_application(params, bytes, now),
             Operation::IssueNotice => self.issue_notice(bytes, now),
@@ -515,6 +516,27 @@ impl World {
 
     fn application_status(&self, params: &Params, now: OffsetDateTime) -> Result<Reply, Reply> {
         let a = self.application(params.path(0))?;
+        Ok(Reply::json(200, &self.application_view(a, now)))
+    }
+
+    fn case_status(&self, params: &Params, now: OffsetDateTime) -> Result<Reply, Reply> {
+        let case = params.path(0);
+        let valid = !case.is_empty()
+            && case.len() <= 50
+            && case.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !valid {
+            return Err(Reply::invalid(&Invalid {
+                field: "caseNumber",
+                problem: "must be 1 to 50 letters, digits or hyphens",
+            }));
+        }
+        let a = self
+            .applications
+            .values()
+            .find(|a| a.case_number.as_deref() == Some(case))
+            .ok_or_else(|| {
+                Reply::error(404, "CASE_NOT_FOUND", "no application has this case number")
+            })?;
         Ok(Reply::json(200, &self.application_view(a, now)))
     }
 

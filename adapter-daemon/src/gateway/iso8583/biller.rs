@@ -320,18 +320,53 @@ async fn financial(
     if request.missing(&[3, 7, 11, 41, 48]) {
         return Ok(Reply::code(code::FORMAT_ERROR));
     }
+    let limit = host.config.platform_timeout;
+    if request.text(3) == Some("390000") {
+        return Ok(match tag(&request.message, "AP01") {
+            Some(case) => case_status(host.platform.as_ref(), case, limit).await,
+            None => Reply::code(code::FORMAT_ERROR),
+        });
+    }
     let Some(notice) = tag(&request.message, "PN01") else {
         return Ok(Reply::code(code::FORMAT_ERROR));
     };
     Ok(match request.text(3) {
-        Some("380000") => {
-            inquiry(host.platform.as_ref(), notice, host.config.platform_timeout).await
-        }
+        Some("380000") => inquiry(host.platform.as_ref(), notice, limit).await,
         Some("500000") => return payment(host, request, notice, origin).await,
-        // Application status (390000) is not in the platform contract yet: refused, never
-        // executed (docs/iso8583-binding.md, "Status").
         _ => Reply::code(code::INVALID_TRANSACTION),
     })
+}
+
+/// Where an application stands, by its case number (AP01).
+async fn case_status(platform: &dyn PlatformApi, case: String, limit: Duration) -> Reply {
+    use adapter_core::platform::CaseStage;
+    let ap = ("AP01", case.clone(), 50);
+    match tokio::time::timeout(limit, platform.case_status(case)).await {
+        Err(_) => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![ap]),
+        Ok(Err(e)) => match e.class {
+            ErrorClass::NotFound | ErrorClass::Final => {
+                Reply::with_tags(code::NOTHING_OWED, vec![ap])
+            }
+            _ => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![ap]),
+        },
+        Ok(Ok(status)) => {
+            let (stage, text) = match status.stage {
+                CaseStage::Submitted => ("SUBM", "已提交，待受理"),
+                CaseStage::Accepted => ("ACPT", "已受理，办理中"),
+                CaseStage::Approved => ("APPR", "已审批，待出证"),
+                CaseStage::Completed => ("CMPL", "已办结"),
+            };
+            Reply::with_tags(
+                code::APPROVED,
+                vec![
+                    ap,
+                    ("AS01", stage.to_owned(), 4),
+                    ("AS02", text.to_owned(), 120),
+                    ("IC01", status.implementing_code, 31),
+                ],
+            )
+        }
+    }
 }
 
 /// The amount due on a payment notice, from the platform.
