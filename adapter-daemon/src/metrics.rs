@@ -54,6 +54,8 @@ pub struct Metrics {
     breakers_open: Gauge,
     iso8583_links: Counter,
     iso8583_messages: Family<Labels, Counter>,
+    saf_pending: Gauge,
+    saf_stuck: Gauge,
 }
 
 impl Default for Metrics {
@@ -82,6 +84,8 @@ impl Metrics {
             journal_failures: Gauge::default(),
             iso8583_links: Counter::default(),
             iso8583_messages: Family::default(),
+            saf_pending: Gauge::default(),
+            saf_stuck: Gauge::default(),
             breakers_open: Gauge::default(),
             registry: Registry::default(),
         };
@@ -165,6 +169,16 @@ impl Metrics {
             "iso8583_messages",
             "ISO 8583 messages, by direction, MTI and response code",
             m.iso8583_messages.clone(),
+        );
+        registry.register(
+            "saf_pending",
+            "Bank-switch payments store-and-forward still has to confirm or cancel at the platform",
+            m.saf_pending.clone(),
+        );
+        registry.register(
+            "saf_stuck",
+            "Bank-switch payments store-and-forward left to an operator (stm-adapter saf list)",
+            m.saf_stuck.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -277,6 +291,13 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the gauges read now.
+    /// The store-and-forward queue as the next scrape shows it.
+    pub fn set_store_and_forward(&self, pending: usize, stuck: usize) {
+        self.saf_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.saf_stuck.set(i64::try_from(stuck).unwrap_or(i64::MAX));
+    }
+
     pub fn render(
         &self,
         sessions_active: usize,

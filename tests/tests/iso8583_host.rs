@@ -380,6 +380,30 @@ async fn payments_are_confirmed_once_and_reversals_cancelled_even_across_a_resta
             (88, "0000000000020000"),
         ],
     );
+
+    // /metrics shows the queue empty and the day's payments.
+    let tls = adapter_daemon::tls::trust_nothing_client_config().unwrap();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
+    let metrics = http
+        .get(format!("http://{}/metrics", daemon.endpoints.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "stm_adapter_saf_pending 0",
+        "stm_adapter_saf_stuck 0",
+        "stm_adapter_payments_total{kind=\"bill_approved\"} 2",
+        "stm_adapter_payments_total{kind=\"bill_reversed\"} 2",
+        "stm_adapter_iso8583_links_opened_total 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     assert_eq!(code(&switch.exchange(&short).await), "95");
     drop(switch);
     daemon.stop().await;
