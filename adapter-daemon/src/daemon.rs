@@ -429,6 +429,9 @@ impl Daemon {
         );
         let _ = self.stop_tsp.send(true);
         self.gateway.drain(self.drain).await;
+        if let Some(host) = &self.host {
+            host.closed(Duration::from_secs(5)).await;
+        }
         let _ = self.stop_admin.send(true);
         if let Some(stop) = self.stop_sandbox.take() {
             let _ = stop.send(());

@@ -552,6 +552,15 @@ impl HostGateway {
             .map_err(|e| LinkEnd::Io(e.to_string()))
     }
 
+    /// Waits (up to `deadline`) until every link has ended and journaled its closing: call it
+    /// after the stop signal, before the journal closes.
+    pub async fn closed(&self, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        while !lock(&self.links).is_empty() && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Whether new links are accepted.
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
