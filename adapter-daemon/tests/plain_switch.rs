@@ -26,15 +26,15 @@ fn a_switch_written_from_the_binding_alone_gets_the_promised_answers() {
         .spawn()
         .unwrap();
     let stdout = daemon.stdout.take().unwrap();
-    let address = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("ISO 8583 (switch) tcp://")
-                .and_then(|rest| rest.split_whitespace().next())
-                .map(str::to_owned)
-        });
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let address = lines.by_ref().find_map(|l| {
+        l.trim()
+            .strip_prefix("ISO 8583 (switch) tcp://")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+    });
+    // Keep reading what the daemon prints, as an operator's terminal would.
+    std::thread::spawn(move || lines.for_each(drop));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/plain-switch.py");
     let out = address.map(|address| {
         Command::new("python3")

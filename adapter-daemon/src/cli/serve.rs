@@ -267,8 +267,12 @@ pub(crate) fn serve(data: Option<&Path>, args: ConfigArgs) -> Result<(), Failure
             StartError::Config(t) => Failure::Config(t),
             StartError::Io(t) => Failure::Refused(t),
         })?;
+        // The banner is for whoever started the daemon; a closed stdout does not stop it.
         for line in daemon.describe() {
-            emit(&line)?;
+            if emit(&line).is_err() {
+                tracing::warn!("stdout is closed: the start-up banner was not printed");
+                break;
+            }
         }
         run_until_stopped(&daemon).await;
         daemon.stop().await;

@@ -600,3 +600,120 @@ pub(super) fn echo_request(
     state.pending_echo = Some(stan);
     finish(config, m)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use adapter_core::platform::{MockPlatformApi, NoticeStatus, PaymentNotice, PlatformError};
+    use adapter_protocols::iso8583::{LengthKind, builtin};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::journal::{JournalError, JournalRecord, JournalSink};
+
+    struct Discard;
+
+    #[async_trait::async_trait]
+    impl JournalSink for Discard {
+        async fn append(&self, _: JournalRecord) -> Result<(), JournalError> {
+            Ok(())
+        }
+    }
+
+    fn host() -> HostGateway {
+        let mut platform = MockPlatformApi::new();
+        platform.expect_query_notice().returning(|n| {
+            Ok(PaymentNotice {
+                notice_number: n,
+                amount_fen: 1100,
+                payee: "广州市财政局".into(),
+                due_date: Some("2027-03-31".into()),
+                status: NoticeStatus::Unpaid,
+                qr_payload: None,
+                receipt_number: None,
+            })
+        });
+        platform.expect_case_status().returning(|_| {
+            Err(PlatformError::new(
+                ErrorClass::NotFound,
+                "CASE_NOT_FOUND",
+                "no",
+            ))
+        });
+        HostGateway::new(
+            HostConfig {
+                dialect: builtin("gov-bill")
+                    .and_then(Result::ok)
+                    .unwrap_or_else(|| unreachable!()),
+                mac: None,
+                idle_echo: Duration::from_secs(60),
+                echo_timeout: Duration::from_secs(10),
+                platform_timeout: Duration::from_secs(1),
+                saf_expiry: Duration::from_secs(3600),
+                clock: Arc::new(OffsetDateTime::now_utc),
+            },
+            Arc::new(platform),
+            Arc::new(Discard),
+            super::super::book::Book::default(),
+        )
+    }
+
+    /// A value of the right shape for `de`, made from `digits`.
+    fn value(dialect: &Dialect, de: u8, digits: &str) -> Option<String> {
+        let spec = dialect.field(de)?;
+        let len = match spec.length {
+            LengthKind::Fixed => spec.max,
+            _ => digits.len().clamp(1, spec.max),
+        };
+        Some(digits.chars().cycle().take(len).collect())
+    }
+
+    const ELEMENTS: [u8; 20] = [
+        3, 4, 7, 11, 12, 13, 15, 32, 37, 39, 41, 42, 49, 70, 74, 76, 77, 88, 89, 90,
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever a switch sends that decodes, the biller answers it (a request) or matches it
+        /// (a response) without panicking; an answer repeats DE11 and carries a DE39.
+        #[test]
+        fn any_decodable_message_is_answered_or_matched(
+            mti in prop::sample::select(vec!["0800", "0200", "0420", "0421", "0500", "0100", "0810", "0210", "0400"]),
+            elements in prop::collection::btree_map(prop::sample::select(ELEMENTS.to_vec()), "[0-9]{1,12}", 0..12),
+            code in prop::sample::select(vec!["380000", "390000", "500000", "000000"]),
+            tag in prop::sample::select(vec!["PN01", "AP01", "XX99"]),
+            signed_on in any::<bool>(),
+        ) {
+            let host = host();
+            let dialect = host.config.dialect;
+            let mut m = Message::new(dialect, mti.parse::<Mti>().map_err(|_| TestCaseError::fail("mti"))?);
+            for (de, digits) in &elements {
+                if let Some(v) = value(dialect, *de, digits) {
+                    m.set(*de, v);
+                }
+            }
+            if elements.contains_key(&3) {
+                m.set(3, code.to_owned());
+            }
+            let _ = m.set_subfields(48, &[Subfield { key: SubKey::Tag(tag.into()), value: Value::from("44010026120000000001".to_owned()) }]);
+            let Ok(bytes) = m.to_bytes() else { return Ok(()) };
+            let request = Request::decode(dialect, &bytes).map_err(TestCaseError::fail)?;
+            let mut state = LinkState { signed_on, ..LinkState::default() };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let origin = Origin { link: "L-1", peer: "test" };
+            let answer = runtime
+                .block_on(answer(&host, &mut state, &request, &bytes, &origin))
+                .map_err(|_| TestCaseError::fail("unrecorded"))?;
+            let is_request = !m.mti().is_response() && m.mti().response().is_some();
+            prop_assert_eq!(answer.is_some(), is_request);
+            if let Some(out) = answer {
+                let back = dialect.decode(&out.bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(back.text(11), m.text(11));
+                prop_assert!(back.text(39).is_some());
+                prop_assert_eq!(Some(back.mti()), m.mti().response());
+            }
+        }
+    }
+}
