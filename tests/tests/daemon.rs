@@ -224,9 +224,20 @@ fn answer(command: &StepCommand) -> CompletionPayload {
     }
 }
 
-/// Runs an item to its end; the steps seen and the outcome. PDFs handed over are checked.
+/// Runs an item to its end; the steps seen (without the `Step.` prefix) and the outcome.
 async fn run_item(client: &mut TerminalClient, code: &str) -> (tsp::ItemOutcome, Vec<String>) {
     let item = client.start_item(code).await.unwrap();
+    let (outcome, steps) = finish_item(client, item).await;
+    let steps = steps
+        .iter()
+        .map(|s| s.trim_start_matches("Step.").to_owned())
+        .collect();
+    (outcome, steps)
+}
+
+/// Answers the steps of item `item` as 张伟 would until it ends; the step commands seen and the
+/// outcome. PDFs handed over are checked.
+async fn finish_item(client: &mut TerminalClient, item: u64) -> (tsp::ItemOutcome, Vec<String>) {
     let mut steps = Vec::new();
     loop {
         let event = tokio::time::timeout(Duration::from_secs(20), client.next())
@@ -235,13 +246,7 @@ async fn run_item(client: &mut TerminalClient, code: &str) -> (tsp::ItemOutcome,
             .unwrap();
         match event {
             ClientEvent::Step(step) => {
-                steps.push(
-                    step.command
-                        .name()
-                        .as_str()
-                        .trim_start_matches("Step.")
-                        .to_owned(),
-                );
+                steps.push(step.command.name().as_str().to_owned());
                 if let StepCommand::Deliver(d) = &step.command {
                     for output in &d.outputs {
                         if let Some(doc) = &output.document {
@@ -262,7 +267,7 @@ async fn run_item(client: &mut TerminalClient, code: &str) -> (tsp::ItemOutcome,
                 assert_eq!(request_id, item);
                 return (outcome, steps);
             }
-            other => panic!("{code}: unexpected {other:?}"),
+            other => panic!("item {item}: unexpected {other:?}"),
         }
     }
 }
@@ -548,27 +553,8 @@ async fn a_reload_mid_item_does_not_drop_the_session() {
         .complete(first.request_id, answer(&first.command))
         .await
         .unwrap();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), client.next())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            ClientEvent::Step(step) => client
-                .complete(step.request_id, answer(&step.command))
-                .await
-                .unwrap(),
-            ClientEvent::ItemEnded {
-                request_id,
-                outcome,
-            } => {
-                assert_eq!(request_id, item);
-                assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
-                break;
-            }
-            other => panic!("{other:?}"),
-        }
-    }
+    let (outcome, _) = finish_item(&mut client, item).await;
+    assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
     r.daemon.stop().await;
 }
 
@@ -596,30 +582,9 @@ async fn the_old_connection_dropping_after_a_resume_leaves_the_new_one_attached(
     drop(old);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut steps = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(20), new.next())
-            .await
-            .expect("steps keep coming on the new connection")
-            .unwrap();
-        match event {
-            ClientEvent::Step(step) => {
-                steps.push(step.command.name().as_str().to_owned());
-                new.complete(step.request_id, answer(&step.command))
-                    .await
-                    .unwrap();
-            }
-            ClientEvent::ItemEnded {
-                request_id,
-                outcome,
-            } => {
-                assert_eq!(request_id, item);
-                assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
-                break;
-            }
-            other => panic!("{other:?}"),
-        }
-    }
+    // Steps keep coming on the new connection.
+    let (outcome, steps) = finish_item(&mut new, item).await;
+    assert_eq!(outcome.outcome, Outcome::Completed, "{outcome:?}");
     assert_eq!(steps.first().map(String::as_str), Some("Step.Identify"));
     r.daemon.stop().await;
 }
@@ -647,31 +612,8 @@ async fn a_terminal_reconnects_and_resumes_mid_flow() {
         .unwrap()
         .unwrap();
     assert!(!resumed.session_id.is_empty());
-    let mut steps = Vec::new();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), client.next())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            ClientEvent::Step(step) => {
-                steps.push(step.command.name().as_str().to_owned());
-                client
-                    .complete(step.request_id, answer(&step.command))
-                    .await
-                    .unwrap();
-            }
-            ClientEvent::ItemEnded {
-                request_id,
-                outcome,
-            } => {
-                assert_eq!(request_id, item);
-                assert_eq!(outcome.outcome, Outcome::Completed);
-                break;
-            }
-            other => panic!("{other:?}"),
-        }
-    }
+    let (outcome, steps) = finish_item(&mut client, item).await;
+    assert_eq!(outcome.outcome, Outcome::Completed);
     assert_eq!(
         steps.first().map(String::as_str),
         Some("Step.Form"),

@@ -369,22 +369,31 @@ async fn case_status(platform: &dyn PlatformApi, case: String, limit: Duration) 
     }
 }
 
+/// The notice, if it is owed: else the reply that says why not (B2 paid, cancelled or unknown;
+/// 91 the platform did not answer in time).
+async fn owed_notice(
+    platform: &dyn PlatformApi,
+    notice: &str,
+    limit: Duration,
+) -> Result<adapter_core::platform::PaymentNotice, Reply> {
+    let refused = |code| Reply::with_tags(code, vec![("PN01", notice.to_owned(), 50)]);
+    match tokio::time::timeout(limit, platform.query_notice(notice.to_owned())).await {
+        Err(_) => Err(refused(code::PLATFORM_UNAVAILABLE)),
+        Ok(Err(e)) => Err(match e.class {
+            ErrorClass::NotFound | ErrorClass::Final => refused(code::NOTHING_OWED),
+            _ => refused(code::PLATFORM_UNAVAILABLE),
+        }),
+        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => Err(refused(code::NOTHING_OWED)),
+        Ok(Ok(n)) => Ok(n),
+    }
+}
+
 /// The amount due on a payment notice, from the platform.
 async fn inquiry(platform: &dyn PlatformApi, notice: String, limit: Duration) -> Reply {
-    let pn = ("PN01", notice.clone(), 50);
-    match tokio::time::timeout(limit, platform.query_notice(notice)).await {
-        Err(_) => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn]),
-        Ok(Err(e)) => match e.class {
-            ErrorClass::NotFound | ErrorClass::Final => {
-                Reply::with_tags(code::NOTHING_OWED, vec![pn])
-            }
-            _ => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn]),
-        },
-        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => {
-            Reply::with_tags(code::NOTHING_OWED, vec![pn])
-        }
-        Ok(Ok(n)) => {
-            let mut tags = vec![pn, ("AD01", n.amount_fen.to_string(), 12)];
+    match owed_notice(platform, &notice, limit).await {
+        Err(reply) => reply,
+        Ok(n) => {
+            let mut tags = vec![("PN01", notice, 50), ("AD01", n.amount_fen.to_string(), 12)];
             if let Some(due) = n.due_date.as_deref() {
                 tags.push(("DD01", due.replace('-', ""), 8));
             }
@@ -446,20 +455,9 @@ async fn payment(
         return Ok(Reply::with_tags(code::NOTHING_OWED, vec![pn]));
     }
     let limit = host.config.platform_timeout;
-    let due = match tokio::time::timeout(limit, host.platform.query_notice(notice.clone())).await {
-        Err(_) => return Ok(Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn])),
-        Ok(Err(e)) => {
-            return Ok(match e.class {
-                ErrorClass::NotFound | ErrorClass::Final => {
-                    Reply::with_tags(code::NOTHING_OWED, vec![pn])
-                }
-                _ => Reply::with_tags(code::PLATFORM_UNAVAILABLE, vec![pn]),
-            });
-        }
-        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => {
-            return Ok(Reply::with_tags(code::NOTHING_OWED, vec![pn]));
-        }
-        Ok(Ok(n)) => n,
+    let due = match owed_notice(host.platform.as_ref(), &notice, limit).await {
+        Ok(n) => n,
+        Err(reply) => return Ok(reply),
     };
     if due.amount_fen != amount_fen {
         let mut reply = Reply::with_tags(code::INVALID_AMOUNT, vec![pn]);
