@@ -103,8 +103,15 @@ pub struct Iso8583Section {
     /// Whether the biller host listens for bank-switch links at all.
     pub enabled: bool,
     pub listen: SocketAddr,
-    /// The links' dialect (docs/iso8583-binding.md): `gov-bill`.
+    /// The binding of `listen` (docs/iso8583-binding.md): `gov-bill` for bank switches, or
+    /// `cups-terminal` for terminals that speak the UnionPay terminal frame.
     pub dialect: String,
+    /// A second listener, in `cups-terminal`, for terminals beside the switch's gov-bill links.
+    pub terminal_listen: Option<SocketAddr>,
+    /// The master keys of the terminals allowed on cups-terminal links (TOML `[terminals]`:
+    /// terminal id = 32 hexadecimal characters). Read at start when a listener speaks
+    /// cups-terminal.
+    pub terminal_keys_file: PathBuf,
     /// TLS with client certificates issued by this CA (PEM); the daemon presents its server
     /// certificate. Required on a non-loopback address unless `insecure_plaintext`.
     pub client_ca: Option<PathBuf>,
@@ -122,12 +129,21 @@ pub struct Iso8583Section {
     pub saf_expiry_hours: u64,
 }
 
+impl Iso8583Section {
+    /// Whether a listener speaks cups-terminal (and so needs the terminal master keys).
+    pub fn speaks_cups_terminal(&self) -> bool {
+        self.dialect == "cups-terminal" || self.terminal_listen.is_some()
+    }
+}
+
 impl Default for Iso8583Section {
     fn default() -> Self {
         Iso8583Section {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 7583)),
             dialect: "gov-bill".into(),
+            terminal_listen: None,
+            terminal_keys_file: PathBuf::from("keys/terminal-master-keys.toml"),
             client_ca: None,
             insecure_plaintext: false,
             mac_key_file: None,
@@ -337,32 +353,35 @@ impl Config {
         if !i.enabled {
             return;
         }
-        if i.dialect != "gov-bill" {
+        if !matches!(i.dialect.as_str(), "gov-bill" | "cups-terminal") {
             p.push(problem(
                 "iso8583.dialect",
                 format!(
-                    "{:?} is not served: this version's biller host speaks gov-bill",
+                    "{:?} is not served: the biller host speaks gov-bill or cups-terminal",
                     i.dialect
                 ),
             ));
         }
-        for (key, other) in [
+        let mut listeners = vec![("iso8583.listen", i.listen)];
+        listeners.extend(i.terminal_listen.map(|a| ("iso8583.terminal_listen", a)));
+        let mut taken = vec![
             ("tsp.listen", self.tsp.listen),
             ("admin.listen", self.admin.listen),
-        ] {
-            if i.listen == other && other.port() != 0 {
+        ];
+        for (name, addr) in listeners {
+            for (key, other) in &taken {
+                if addr == *other && other.port() != 0 {
+                    p.push(problem(name, format!("is the same address as {key}")));
+                }
+            }
+            if !addr.ip().is_loopback() && i.client_ca.is_none() && !i.insecure_plaintext {
                 p.push(problem(
-                    "iso8583.listen",
-                    format!("is the same address as {key}"),
+                    name,
+                    "is not a loopback address: set iso8583.client_ca for TLS, or \
+                     iso8583.insecure_plaintext = true behind a network that encrypts the link",
                 ));
             }
-        }
-        if !i.listen.ip().is_loopback() && i.client_ca.is_none() && !i.insecure_plaintext {
-            p.push(problem(
-                "iso8583.listen",
-                "is not a loopback address: set iso8583.client_ca for TLS, or \
-                 iso8583.insecure_plaintext = true behind a network that encrypts the link",
-            ));
+            taken.push((name, addr));
         }
         if i.idle_echo_seconds < 5 {
             p.push(problem("iso8583.idle_echo_seconds", "must be at least 5"));
@@ -430,6 +449,11 @@ impl Config {
             ("pki.terminal_ca", &self.pki.terminal_ca),
             ("iso8583.client_ca", &self.iso8583.client_ca),
             ("iso8583.mac_key_file", &self.iso8583.mac_key_file),
+            (
+                "iso8583.terminal_keys_file",
+                &(self.iso8583.enabled && self.iso8583.speaks_cups_terminal())
+                    .then(|| self.iso8583.terminal_keys_file.clone()),
+            ),
             ("platform.ca_file", &self.platform.ca_file),
             ("platform.client_cert", &self.platform.client_cert),
             ("platform.client_key", &self.platform.client_key),
@@ -652,7 +676,7 @@ mod tests {
             None,
             env(&[
                 ("STM_ADAPTER__ISO8583__LISTEN", "0.0.0.0:7583"),
-                ("STM_ADAPTER__ISO8583__DIALECT", "cups-terminal"),
+                ("STM_ADAPTER__ISO8583__DIALECT", "iso87-ascii"),
                 ("STM_ADAPTER__ISO8583__IDLE_ECHO_SECONDS", "1"),
             ]),
         )
@@ -665,6 +689,24 @@ mod tests {
                 "iso8583.listen",
                 "iso8583.idle_echo_seconds"
             ],
+            "{e}"
+        );
+        // A cups-terminal listener needs the terminals' master keys, and its own address.
+        let e = Config::load(
+            None,
+            env(&[
+                ("STM_ADAPTER__ISO8583__TERMINAL_LISTEN", "127.0.0.1:7443"),
+                (
+                    "STM_ADAPTER__ISO8583__TERMINAL_KEYS_FILE",
+                    "/nonexistent/tmk.toml",
+                ),
+            ]),
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["iso8583.terminal_listen", "iso8583.terminal_keys_file"],
             "{e}"
         );
         let c = Config::load(

@@ -18,7 +18,8 @@ use tokio::sync::watch;
 use crate::admin::{self, AdminState};
 use crate::config::{Config, PlatformMode};
 use crate::gateway::iso8583::book::Book;
-use crate::gateway::iso8583::{HostConfig, HostGateway};
+use crate::gateway::iso8583::keys::MasterKeys;
+use crate::gateway::iso8583::{Binding, HostConfig, HostGateway};
 use crate::gateway::tsp::{Clock, TspConfig, TspGateway};
 use crate::journal::sqlite::SqliteStore;
 use crate::journal::{FieldCipher, Journal, JournalStore};
@@ -78,6 +79,10 @@ pub struct Endpoints {
     pub tsp: SocketAddr,
     /// The ISO 8583 biller host, when enabled: address, and whether links use TLS.
     pub iso8583: Option<(SocketAddr, bool)>,
+    /// Its binding (`gov-bill` or `cups-terminal`).
+    pub iso8583_binding: &'static str,
+    /// The second, cups-terminal listener, when configured.
+    pub iso8583_terminals: Option<SocketAddr>,
     pub admin: SocketAddr,
     pub platform: String,
     pub data_dir: PathBuf,
@@ -261,8 +266,8 @@ impl Daemon {
         )));
 
         // The ISO 8583 biller host, on the same journal and platform.
-        let (host, iso8583) = if config.iso8583.enabled {
-            let (host, addr, tls) = start_host(
+        let (host, iso8583, iso8583_terminals) = if config.iso8583.enabled {
+            let (host, addr, tls, terminals) = start_host(
                 &config,
                 &server_cert,
                 &server_key,
@@ -277,9 +282,9 @@ impl Daemon {
                 &mut tasks,
             )
             .await?;
-            (Some(host), Some((addr, tls)))
+            (Some(host), Some((addr, tls)), terminals)
         } else {
-            (None, None)
+            (None, None, None)
         };
 
         // Reload: the same sources again, checked before anything is replaced.
@@ -328,6 +333,10 @@ impl Daemon {
         let endpoints = Endpoints {
             tsp: tsp_addr,
             iso8583,
+            iso8583_binding: Binding::from_dialect(&config.iso8583.dialect)
+                .unwrap_or(Binding::GovBill)
+                .name(),
+            iso8583_terminals,
             admin: admin_addr,
             platform,
             data_dir,
@@ -363,6 +372,14 @@ impl Daemon {
     /// The lines `serve` prints at start: where everything is.
     pub fn describe(&self) -> Vec<String> {
         let e = &self.endpoints;
+        let terminals = e.iso8583_terminals.map(|addr| {
+            let scheme = if matches!(e.iso8583, Some((_, true))) {
+                "tls"
+            } else {
+                "tcp"
+            };
+            format!("  ISO 8583 (terminals) {scheme}://{addr}  (cups-terminal)")
+        });
         let mut lines = vec![
             format!("stm-adapter {} serving", env!("CARGO_PKG_VERSION")),
             format!(
@@ -371,12 +388,18 @@ impl Daemon {
                 crate::gateway::tsp::PATH
             ),
             match e.iso8583 {
-                Some((addr, true)) => format!("  ISO 8583 (switch) tls://{addr}  (gov-bill)"),
-                Some((addr, false)) => {
-                    format!("  ISO 8583 (switch) tcp://{addr}  (gov-bill, plain TCP)")
+                Some((addr, true)) => {
+                    format!("  ISO 8583 (switch) tls://{addr}  ({})", e.iso8583_binding)
                 }
+                Some((addr, false)) => format!(
+                    "  ISO 8583 (switch) tcp://{addr}  ({}, plain TCP)",
+                    e.iso8583_binding
+                ),
                 None => "  ISO 8583 (switch) disabled (iso8583.enabled = false)".to_owned(),
             },
+        ];
+        lines.extend(terminals);
+        lines.extend([
             format!(
                 "  admin             http://{}  (/healthz /readyz /metrics /v1/…)",
                 e.admin
@@ -386,7 +409,7 @@ impl Daemon {
             format!("  journal           {}", e.journal.display()),
             format!("  terminal registry {}", e.registry.display()),
             format!("  terminal CA       {}", e.ca.display()),
-        ];
+        ]);
         if let Some(t) = &e.admin_token_file {
             lines.push(format!("  admin token       {}", t.display()));
         }
@@ -603,18 +626,30 @@ async fn start_host(
     store: &dyn JournalStore,
     stop: watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Result<(Arc<HostGateway>, SocketAddr, bool), StartError> {
+) -> Result<(Arc<HostGateway>, SocketAddr, bool, Option<SocketAddr>), StartError> {
     let section = &config.iso8583;
     // The payment book, from the journal: what store-and-forward must still finish.
     let book = Book::load(store).await.map_err(|e| io("journal", e))?;
-    let dialect = match adapter_protocols::iso8583::builtin(&section.dialect) {
-        Some(Ok(d)) => d,
-        _ => {
-            return Err(StartError::Config(format!(
-                "iso8583.dialect: no dialect {:?}",
-                section.dialect
-            )));
-        }
+    let dialect = |name: &str| match adapter_protocols::iso8583::builtin(name) {
+        Some(Ok(d)) => Ok(d),
+        _ => Err(StartError::Config(format!(
+            "iso8583.dialect: no dialect {name:?}"
+        ))),
+    };
+    let binding = Binding::from_dialect(&section.dialect).ok_or_else(|| {
+        StartError::Config(format!(
+            "iso8583.dialect: {:?} is not gov-bill or cups-terminal",
+            section.dialect
+        ))
+    })?;
+    let master_keys = if section.speaks_cups_terminal() {
+        let path = config.resolve(&section.terminal_keys_file);
+        let keys = MasterKeys::load(&path)
+            .map_err(|e| StartError::Config(format!("iso8583.terminal_keys_file: {e}")))?;
+        tracing::info!(terminals = keys.len(), "terminal master keys loaded");
+        keys
+    } else {
+        MasterKeys::default()
     };
     let mac = match &section.mac_key_file {
         Some(file) => {
@@ -640,8 +675,10 @@ async fn start_host(
     };
     let host = Arc::new(HostGateway::new(
         HostConfig {
-            dialect,
+            gov_bill: dialect("gov-bill")?,
+            cups: dialect("cups-terminal")?,
             mac,
+            master_keys: Arc::new(master_keys),
             idle_echo: Duration::from_secs(section.idle_echo_seconds),
             echo_timeout: Duration::from_secs(section.echo_timeout_seconds),
             platform_timeout: Duration::from_secs(config.tsp.platform_timeout_seconds),
@@ -657,9 +694,29 @@ async fn start_host(
         .map_err(|e| io(format!("iso8583.listen {}", section.listen), e))?;
     let addr = listener.local_addr().map_err(|e| io("iso8583.listen", e))?;
     let with_tls = tls.is_some();
+    let terminals = match section.terminal_listen {
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| io(format!("iso8583.terminal_listen {at}"), e))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| io("iso8583.terminal_listen", e))?;
+            tasks.push(tokio::spawn(Arc::clone(&host).serve(
+                listener,
+                Binding::CupsTerminal,
+                tls.clone(),
+                stop.clone(),
+            )));
+            Some(addr)
+        }
+        None => None,
+    };
     tasks.push(tokio::spawn(
         Arc::clone(&host).store_and_forward(stop.clone()),
     ));
-    tasks.push(tokio::spawn(Arc::clone(&host).serve(listener, tls, stop)));
-    Ok((host, addr, with_tls))
+    tasks.push(tokio::spawn(
+        Arc::clone(&host).serve(listener, binding, tls, stop),
+    ));
+    Ok((host, addr, with_tls, terminals))
 }

@@ -216,6 +216,7 @@ async fn saf_list_shows_what_store_and_forward_still_owes() {
         terminal: "ATM00001".into(),
         stan: stan.into(),
         transmitted: "1201100000".into(),
+        batch: String::new(),
     };
     let events = [
         BillEvent::Approved {

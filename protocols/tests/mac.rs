@@ -95,3 +95,18 @@ fn keys_never_show_in_debug() {
     assert!(MacKey::from_hex("0123").is_err());
     assert!(MacKey::from_hex("zz").is_err());
 }
+
+#[test]
+fn key_material_is_wrapped_block_by_block() {
+    let tmk = MacKey::from_hex("0123456789ABCDEFFEDCBA9876543210").unwrap();
+    // Eight zero bytes under the key are its check value: ECB is one block at a time.
+    let wrapped = tmk.encrypt_ecb(&[0u8; 16]).unwrap();
+    assert_eq!(
+        hex::encode_upper(&wrapped[..]),
+        "08D7B4FB629D088508D7B4FB629D0885"
+    );
+    let clear = b"\x11\x22\x33\x44\x55\x66\x77\x88\x99\xAA\xBB\xCC\xDD\xEE\xFF\x00";
+    let round = tmk.decrypt_ecb(&tmk.encrypt_ecb(clear).unwrap()).unwrap();
+    assert_eq!(&round[..], clear);
+    assert!(tmk.encrypt_ecb(&[0u8; 7]).is_none());
+}

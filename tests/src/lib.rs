@@ -4,4 +4,5 @@
 //! point at its own captured frames. The terminal and bank-switch simulators, scenario suites,
 //! reports, demo and load generator arrive with the daemon issues.
 
+pub mod sim;
 pub mod vectors;

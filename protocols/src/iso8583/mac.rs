@@ -80,6 +80,42 @@ impl MacKey {
     pub fn kcv(&self) -> String {
         to_hex(self.check_value().get(..3).unwrap_or_default())
     }
+
+    /// Encrypts key material under this key, block by block (ECB), as a UnionPay sign-on reply
+    /// carries working keys under the terminal master key. `None` unless `data` is whole blocks.
+    pub fn encrypt_ecb(&self, data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        self.ecb(data, true)
+    }
+
+    /// The inverse of [`MacKey::encrypt_ecb`]: what a terminal does with its working keys.
+    pub fn decrypt_ecb(&self, data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        self.ecb(data, false)
+    }
+
+    fn ecb(&self, data: &[u8], encrypt: bool) -> Option<Zeroizing<Vec<u8>>> {
+        if data.len() % 8 != 0 {
+            return None;
+        }
+        let mut out = Zeroizing::new(data.to_vec());
+        for block in out.chunks_exact_mut(8) {
+            let b = GenericArray::from_mut_slice(block);
+            match (self, encrypt) {
+                (MacKey::Single(k), true) => {
+                    Des::new(GenericArray::from_slice(k.as_ref())).encrypt_block(b)
+                }
+                (MacKey::Single(k), false) => {
+                    Des::new(GenericArray::from_slice(k.as_ref())).decrypt_block(b)
+                }
+                (MacKey::Double(k), true) => {
+                    TdesEde2::new(GenericArray::from_slice(k.as_ref())).encrypt_block(b)
+                }
+                (MacKey::Double(k), false) => {
+                    TdesEde2::new(GenericArray::from_slice(k.as_ref())).decrypt_block(b)
+                }
+            }
+        }
+        Some(out)
+    }
 }
 
 fn blocks(data: &[u8]) -> impl Iterator<Item = [u8; 8]> + '_ {

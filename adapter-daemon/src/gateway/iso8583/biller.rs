@@ -45,17 +45,27 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn of(m: &Message<'_>) -> Summary {
+    pub(super) fn of(m: &Message<'_>) -> Summary {
         let text = |de: u8| m.text(de).map(str::to_owned);
+        // cups-terminal has no DE70 and no TLV: the network code is DE60.3, the notice DE48.
+        let cups = m.dialect().name() == super::cups::DIALECT;
+        let (network_code, notice) = if cups {
+            (
+                m.text(60).and_then(|t| t.get(8..11)).map(str::to_owned),
+                text(48).filter(|_| !m.mti().as_str().starts_with("05")),
+            )
+        } else {
+            (text(70), tag(m, "PN01"))
+        };
         Summary {
             mti: m.mti().as_str().to_owned(),
             processing_code: text(3),
             stan: text(11),
             transmitted: text(7),
             terminal: text(41).map(|t| t.trim_end().to_owned()),
-            network_code: text(70),
+            network_code,
             response_code: text(39),
-            notice: tag(m, "PN01"),
+            notice,
             amount_fen: m.text(4).and_then(|a| a.parse().ok()),
         }
     }
@@ -73,7 +83,7 @@ fn tag(m: &Message<'_>, name: &str) -> Option<String> {
 
 /// A decoded request, detached from its frame.
 pub(super) struct Request {
-    message: Message<'static>,
+    pub(super) message: Message<'static>,
 }
 
 impl Request {
@@ -91,11 +101,11 @@ impl Request {
         Summary::of(&self.message)
     }
 
-    fn text(&self, de: u8) -> Option<&str> {
+    pub(super) fn text(&self, de: u8) -> Option<&str> {
         self.message.text(de)
     }
 
-    fn missing(&self, required: &[u8]) -> bool {
+    pub(super) fn missing(&self, required: &[u8]) -> bool {
         required.iter().any(|de| !self.message.has(*de))
     }
 }
@@ -109,7 +119,7 @@ pub(super) struct Outgoing {
 /// What one link remembers.
 #[derive(Debug, Default)]
 pub(super) struct LinkState {
-    signed_on: bool,
+    pub(super) signed_on: bool,
     stan: u32,
     pending_echo: Option<String>,
     echo_answered: bool,
@@ -187,7 +197,7 @@ fn response(config: &HostConfig, request: &Request, code: &str) -> Message<'stat
         .mti()
         .response()
         .unwrap_or_else(|| request.message.mti());
-    let mut m = Message::new(config.dialect, mti);
+    let mut m = Message::new(config.gov_bill, mti);
     for de in ECHOED {
         if let Some(v) = request.message.get(de) {
             m.set(de, v.clone().into_owned());
@@ -369,21 +379,49 @@ async fn case_status(platform: &dyn PlatformApi, case: String, limit: Duration) 
     }
 }
 
-/// The notice, if it is owed: else the reply that says why not (B2 paid, cancelled or unknown;
-/// 91 the platform did not answer in time).
-async fn owed_notice(
+/// Why a notice cannot be paid (or inquired) now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// Paid, cancelled or unknown at the platform, or a payment of it stands here already (B2).
+    NothingOwed,
+    /// The platform did not answer in time or failed (91).
+    Unavailable,
+    /// The amount is not the amount due (13).
+    Amount { due_fen: u64 },
+}
+
+impl Refusal {
+    pub(super) fn code(self) -> &'static str {
+        match self {
+            Refusal::NothingOwed => code::NOTHING_OWED,
+            Refusal::Unavailable => code::PLATFORM_UNAVAILABLE,
+            Refusal::Amount { .. } => code::INVALID_AMOUNT,
+        }
+    }
+
+    /// The gov-bill reply: the code with PN01 (and AD01, the amount due, for a wrong amount).
+    fn reply(self, notice: &str) -> Reply {
+        let mut reply = Reply::with_tags(self.code(), vec![("PN01", notice.to_owned(), 50)]);
+        if let Refusal::Amount { due_fen } = self {
+            reply.tags.push(("AD01", due_fen.to_string(), 12));
+        }
+        reply
+    }
+}
+
+/// The notice, if it is owed now.
+pub(super) async fn owed_notice(
     platform: &dyn PlatformApi,
     notice: &str,
     limit: Duration,
-) -> Result<adapter_core::platform::PaymentNotice, Reply> {
-    let refused = |code| Reply::with_tags(code, vec![("PN01", notice.to_owned(), 50)]);
+) -> Result<adapter_core::platform::PaymentNotice, Refusal> {
     match tokio::time::timeout(limit, platform.query_notice(notice.to_owned())).await {
-        Err(_) => Err(refused(code::PLATFORM_UNAVAILABLE)),
+        Err(_) => Err(Refusal::Unavailable),
         Ok(Err(e)) => Err(match e.class {
-            ErrorClass::NotFound | ErrorClass::Final => refused(code::NOTHING_OWED),
-            _ => refused(code::PLATFORM_UNAVAILABLE),
+            ErrorClass::NotFound | ErrorClass::Final => Refusal::NothingOwed,
+            _ => Refusal::Unavailable,
         }),
-        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => Err(refused(code::NOTHING_OWED)),
+        Ok(Ok(n)) if n.status != NoticeStatus::Unpaid => Err(Refusal::NothingOwed),
         Ok(Ok(n)) => Ok(n),
     }
 }
@@ -391,7 +429,7 @@ async fn owed_notice(
 /// The amount due on a payment notice, from the platform.
 async fn inquiry(platform: &dyn PlatformApi, notice: String, limit: Duration) -> Reply {
     match owed_notice(platform, &notice, limit).await {
-        Err(reply) => reply,
+        Err(refusal) => refusal.reply(&notice),
         Ok(n) => {
             let mut tags = vec![("PN01", notice, 50), ("AD01", n.amount_fen.to_string(), 12)];
             if let Some(due) = n.due_date.as_deref() {
@@ -408,6 +446,7 @@ fn payment_key(request: &Request) -> PaymentKey {
         terminal: request.text(41).unwrap_or_default().to_owned(),
         stan: request.text(11).unwrap_or_default().to_owned(),
         transmitted: request.text(7).unwrap_or_default().to_owned(),
+        batch: String::new(),
     }
 }
 
@@ -430,48 +469,52 @@ fn approved(p: &Payment) -> Reply {
     }
 }
 
-/// A payment: checked against the notice at the platform, journaled, answered, and confirmed
-/// to the platform afterwards by store-and-forward. A duplicate gets the original answer.
-async fn payment(
+/// A payment as a link's binding reads it from a request.
+pub(super) struct Order {
+    pub(super) key: PaymentKey,
+    /// DE32, where the binding has it.
+    pub(super) acquirer: String,
+    pub(super) notice: String,
+    pub(super) amount_fen: u64,
+    /// DE37: the switch's, or the one the biller assigns (cups-terminal).
+    pub(super) rrn: String,
+}
+
+/// Takes a payment: a duplicate gets the payment it repeats; otherwise the notice is checked at
+/// the platform, the approval journaled, and store-and-forward woken to confirm it. Both
+/// bindings take payments here.
+pub(super) async fn take_payment(
     host: &HostGateway,
-    request: &Request,
-    notice: String,
+    order: Order,
     origin: &Origin<'_>,
-) -> Result<Reply, Unrecorded> {
-    if request.missing(&[4, 32, 37]) {
-        return Ok(Reply::code(code::FORMAT_ERROR));
+) -> Result<Result<Payment, Refusal>, Unrecorded> {
+    if let Some(p) = host.payment(&order.key) {
+        return Ok(Ok(p));
     }
-    let key = payment_key(request);
-    if let Some(p) = host.payment(&key) {
-        return Ok(approved(&p));
-    }
-    let Some(amount_fen) = request.text(4).and_then(|a| a.parse::<u64>().ok()) else {
-        return Ok(Reply::code(code::FORMAT_ERROR));
-    };
-    let pn = ("PN01", notice.clone(), 50);
     // A payment of this notice stands already, its confirmation perhaps still on its way to
     // the platform: a second one would be taken twice.
-    if host.notice_paid(&notice) {
-        return Ok(Reply::with_tags(code::NOTHING_OWED, vec![pn]));
+    if host.notice_paid(&order.notice) {
+        return Ok(Err(Refusal::NothingOwed));
     }
     let limit = host.config.platform_timeout;
-    let due = match owed_notice(host.platform.as_ref(), &notice, limit).await {
+    let due = match owed_notice(host.platform.as_ref(), &order.notice, limit).await {
         Ok(n) => n,
-        Err(reply) => return Ok(reply),
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    if due.amount_fen != amount_fen {
-        let mut reply = Reply::with_tags(code::INVALID_AMOUNT, vec![pn]);
-        reply.tags.push(("AD01", due.amount_fen.to_string(), 12));
-        return Ok(reply);
+    if due.amount_fen != order.amount_fen {
+        return Ok(Err(Refusal::Amount {
+            due_fen: due.amount_fen,
+        }));
     }
     let now = (host.config.clock)();
     let local = now.to_offset(CST);
+    let key = order.key;
     let event = BillEvent::Approved {
         key: key.clone(),
-        acquirer: request.text(32).unwrap_or_default().to_owned(),
-        notice,
-        amount_fen,
-        rrn: request.text(37).unwrap_or_default().to_owned(),
+        acquirer: order.acquirer,
+        notice: order.notice,
+        amount_fen: order.amount_fen,
+        rrn: order.rrn,
         auth_code: auth_code(&key),
         business_date: format!(
             "{:04}-{:02}-{:02}",
@@ -488,9 +531,34 @@ async fn payment(
         return Err(Unrecorded);
     }
     host.wake_store_and_forward();
-    Ok(host
-        .payment(&key)
-        .map_or_else(|| Reply::code(code::SYSTEM_MALFUNCTION), |p| approved(&p)))
+    // Just applied to the book; absent only if the book lost it, which it cannot.
+    Ok(host.payment(&key).ok_or(Refusal::Unavailable))
+}
+
+/// A gov-bill payment: DE4, DE32, DE37 and PN01 make the order.
+async fn payment(
+    host: &HostGateway,
+    request: &Request,
+    notice: String,
+    origin: &Origin<'_>,
+) -> Result<Reply, Unrecorded> {
+    if request.missing(&[4, 32, 37]) {
+        return Ok(Reply::code(code::FORMAT_ERROR));
+    }
+    let Some(amount_fen) = request.text(4).and_then(|a| a.parse::<u64>().ok()) else {
+        return Ok(Reply::code(code::FORMAT_ERROR));
+    };
+    let order = Order {
+        key: payment_key(request),
+        acquirer: request.text(32).unwrap_or_default().to_owned(),
+        notice: notice.clone(),
+        amount_fen,
+        rrn: request.text(37).unwrap_or_default().to_owned(),
+    };
+    Ok(match take_payment(host, order, origin).await? {
+        Ok(p) => approved(&p),
+        Err(refusal) => refusal.reply(&notice),
+    })
 }
 
 /// Six characters, the same for every duplicate of a payment.
@@ -500,8 +568,35 @@ fn auth_code(key: &PaymentKey) -> String {
     hex::encode_upper(digest.get(..3).unwrap_or_default())
 }
 
+/// Reverses the payment `key` names if its amount is `amount_fen`: its confirmation is
+/// withdrawn, or cancelled at the platform by store-and-forward. The answer's DE39: 00, 25 for
+/// an unknown original, 13 for another amount. A repeat changes nothing.
+pub(super) async fn reverse_payment(
+    host: &HostGateway,
+    key: PaymentKey,
+    amount_fen: Option<u64>,
+    origin: &Origin<'_>,
+) -> Result<&'static str, Unrecorded> {
+    let Some(p) = host.payment(&key) else {
+        return Ok(code::ORIGINAL_NOT_FOUND);
+    };
+    if amount_fen != Some(p.amount_fen) {
+        return Ok(code::INVALID_AMOUNT);
+    }
+    if !p.reversed {
+        if !host
+            .record(origin.link, origin.peer, BillEvent::Reversed { key })
+            .await
+        {
+            return Err(Unrecorded);
+        }
+        host.wake_store_and_forward();
+    }
+    Ok(code::APPROVED)
+}
+
 /// A reversal advice (or its repeat): the original is found by DE41 and DE90's STAN and
-/// transmission time; its confirmation is withdrawn, or cancelled at the platform.
+/// transmission time.
 async fn reversal(
     host: &HostGateway,
     request: &Request,
@@ -518,23 +613,12 @@ async fn reversal(
         terminal: request.text(41).unwrap_or_default().to_owned(),
         stan: stan.to_owned(),
         transmitted: transmitted.to_owned(),
+        batch: String::new(),
     };
-    let Some(p) = host.payment(&key) else {
-        return Ok(Reply::code(code::ORIGINAL_NOT_FOUND));
-    };
-    if request.text(4).and_then(|a| a.parse::<u64>().ok()) != Some(p.amount_fen) {
-        return Ok(Reply::code(code::INVALID_AMOUNT));
-    }
-    if !p.reversed {
-        if !host
-            .record(origin.link, origin.peer, BillEvent::Reversed { key })
-            .await
-        {
-            return Err(Unrecorded);
-        }
-        host.wake_store_and_forward();
-    }
-    Ok(Reply::code(code::APPROVED))
+    let amount = request.text(4).and_then(|a| a.parse::<u64>().ok());
+    Ok(Reply::code(
+        reverse_payment(host, key, amount, origin).await?,
+    ))
 }
 
 /// The switch's totals for its acquirer (DE32) and settlement date (DE15) against the book.
@@ -581,7 +665,7 @@ pub(super) fn echo_request(
 ) -> Option<Outgoing> {
     let local = now.to_offset(CST);
     let stan = state.next_stan();
-    let mut m = Message::new(config.dialect, Mti::from_digits(*b"0800").ok()?);
+    let mut m = Message::new(config.gov_bill, Mti::from_digits(*b"0800").ok()?);
     m.set(
         7,
         format!(
@@ -641,9 +725,13 @@ mod tests {
         });
         HostGateway::new(
             HostConfig {
-                dialect: builtin("gov-bill")
+                gov_bill: builtin("gov-bill")
                     .and_then(Result::ok)
                     .unwrap_or_else(|| unreachable!()),
+                cups: builtin("cups-terminal")
+                    .and_then(Result::ok)
+                    .unwrap_or_else(|| unreachable!()),
+                master_keys: Arc::default(),
                 mac: None,
                 idle_echo: Duration::from_secs(60),
                 echo_timeout: Duration::from_secs(10),
@@ -685,7 +773,7 @@ mod tests {
             signed_on in any::<bool>(),
         ) {
             let host = host();
-            let dialect = host.config.dialect;
+            let dialect = host.config.gov_bill;
             let mut m = Message::new(dialect, mti.parse::<Mti>().map_err(|_| TestCaseError::fail("mti"))?);
             for (de, digits) in &elements {
                 if let Some(v) = value(dialect, *de, digits) {

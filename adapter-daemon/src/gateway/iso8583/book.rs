@@ -10,24 +10,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::{JournalStore, StoreError};
 
-/// How the switch names a payment: terminal (DE41), STAN (DE11), transmission time (DE7).
+/// How a link names a payment: on gov-bill links terminal (DE41), STAN (DE11) and transmission
+/// time (DE7); on cups-terminal links, which have no DE7, terminal, STAN and batch (DE60.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentKey {
     pub terminal: String,
     pub stan: String,
+    /// DE7 (gov-bill); empty on cups-terminal links.
     pub transmitted: String,
+    /// DE60.2 (cups-terminal); empty on gov-bill links.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub batch: String,
 }
 
 impl PaymentKey {
     /// The idempotency key of the payment's confirmation at the platform: visible ASCII.
     pub fn idempotency_key(&self) -> String {
-        format!(
-            "bill/{}/{}/{}",
-            hex::encode(self.terminal.as_bytes()),
-            self.stan,
-            self.transmitted
-        )
+        let terminal = hex::encode(self.terminal.as_bytes());
+        if self.batch.is_empty() {
+            format!("bill/{terminal}/{}/{}", self.stan, self.transmitted)
+        } else {
+            format!("bill/{terminal}/{}/b{}", self.stan, self.batch)
+        }
     }
 }
 
@@ -312,11 +317,27 @@ impl Book {
         list
     }
 
+    /// The totals of a cups-terminal terminal's batch: its payments that stand (a reversed one
+    /// counts nowhere, as UnionPay terminals settle).
+    pub fn batch_totals(&self, terminal: &str, batch: &str) -> Totals {
+        let mut t = Totals::default();
+        for p in self
+            .payments
+            .values()
+            .filter(|p| p.key.terminal == terminal && p.key.batch == batch && !p.reversed)
+        {
+            t.payments += 1;
+            t.payments_fen += p.amount_fen;
+        }
+        t
+    }
+
     /// The totals of `acquirer` on the business date whose month and day are `mmdd`.
     pub fn totals(&self, acquirer: &str, mmdd: &str) -> Totals {
         let mut t = Totals::default();
         for p in self.payments.values().filter(|p| {
-            p.acquirer == acquirer
+            p.key.batch.is_empty()
+                && p.acquirer == acquirer
                 && p.business_date.get(5..).map(|d| d.replace('-', "")) == Some(mmdd.to_owned())
         }) {
             t.payments += 1;
@@ -339,6 +360,7 @@ mod tests {
             terminal: "ATM00001".into(),
             stan: stan.into(),
             transmitted: "1201100000".into(),
+            batch: String::new(),
         }
     }
 

@@ -9,6 +9,8 @@
 
 mod biller;
 pub mod book;
+mod cups;
+pub mod keys;
 pub mod reconcile;
 
 use std::collections::HashMap;
@@ -37,12 +39,44 @@ use crate::journal::record::{JournalEvent, JournalRecord};
 pub use biller::Summary;
 use book::{BillEvent, Book, Payment, PaymentKey, Totals, Work};
 
+/// The wire binding a listener speaks (docs/iso8583-binding.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Binding {
+    /// Bank switches: ISO 8583:1987 ASCII, DE48 TLV, DE7 on every message.
+    GovBill,
+    /// Terminals that speak the UnionPay terminal frame: TPDU and header, BCD, sign-on with
+    /// working keys, the UnionPay MAC.
+    CupsTerminal,
+}
+
+impl Binding {
+    pub fn from_dialect(name: &str) -> Option<Binding> {
+        match name {
+            "gov-bill" => Some(Binding::GovBill),
+            "cups-terminal" => Some(Binding::CupsTerminal),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Binding::GovBill => "gov-bill",
+            Binding::CupsTerminal => cups::DIALECT,
+        }
+    }
+}
+
 /// How the host gateway behaves.
 pub struct HostConfig {
-    /// The dialect of every link (`gov-bill`).
-    pub dialect: &'static Dialect,
-    /// The X9.19 MAC key, when links carry a MAC.
+    /// The dialect of gov-bill links.
+    pub gov_bill: &'static Dialect,
+    /// The dialect of cups-terminal links.
+    pub cups: &'static Dialect,
+    /// The X9.19 MAC key, when gov-bill links carry a MAC.
     pub mac: Option<MacKey>,
+    /// The master keys of the terminals allowed on cups-terminal links.
+    pub master_keys: Arc<keys::MasterKeys>,
     /// A link silent this long gets an echo (0800, DE70 301).
     pub idle_echo: Duration,
     /// A link that does not answer the echo within this is closed.
@@ -58,8 +92,8 @@ pub struct HostConfig {
 impl std::fmt::Debug for HostConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostConfig")
-            .field("dialect", &self.dialect.name())
             .field("mac", &self.mac.is_some())
+            .field("master_keys", &self.master_keys)
             .field("idle_echo", &self.idle_echo)
             .field("echo_timeout", &self.echo_timeout)
             .field("platform_timeout", &self.platform_timeout)
@@ -73,6 +107,7 @@ impl std::fmt::Debug for HostConfig {
 #[serde(rename_all = "camelCase")]
 pub struct LinkView {
     pub link_id: String,
+    pub binding: Binding,
     pub peer: String,
     pub tls: bool,
     pub signed_on: bool,
@@ -90,6 +125,8 @@ pub struct HostGateway {
     book: Mutex<Book>,
     /// Wakes the store-and-forward worker.
     saf: Notify,
+    /// Signed-on cups-terminal terminals, by DE41: they may reconnect for every transaction.
+    terminals: Mutex<HashMap<String, cups::TerminalSession>>,
 }
 
 impl std::fmt::Debug for HostGateway {
@@ -105,12 +142,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What goes around a message body on the wire (cups-terminal: TPDU and header).
+#[derive(Debug, Default)]
+struct Envelope {
+    tpdu: Option<adapter_protocols::framing::Tpdu>,
+    header: Option<bytes::Bytes>,
+}
+
 /// Why a link ended.
 #[derive(Debug)]
 enum LinkEnd {
     PeerClosed,
     Malformed(String),
     EchoUnanswered,
+    Idle,
     Journal,
     Io(String),
     Shutdown,
@@ -122,6 +167,7 @@ impl std::fmt::Display for LinkEnd {
             LinkEnd::PeerClosed => f.write_str("the switch closed the link"),
             LinkEnd::Malformed(e) => write!(f, "a frame could not be decoded: {e}"),
             LinkEnd::EchoUnanswered => f.write_str("the echo was not answered"),
+            LinkEnd::Idle => f.write_str("the terminal was idle"),
             LinkEnd::Journal => f.write_str("the journal refused a record"),
             LinkEnd::Io(e) => write!(f, "transport: {e}"),
             LinkEnd::Shutdown => f.write_str("the daemon is stopping"),
@@ -146,7 +192,24 @@ impl HostGateway {
             accepting: AtomicBool::new(true),
             book: Mutex::new(book),
             saf: Notify::new(),
+            terminals: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn begin_terminal_session(&self, terminal: String, session: cups::TerminalSession) {
+        lock(&self.terminals).insert(terminal, session);
+    }
+
+    fn end_terminal_session(&self, terminal: &str) {
+        lock(&self.terminals).remove(terminal);
+    }
+
+    fn terminal_session(&self, terminal: &str) -> Option<cups::TerminalSession> {
+        lock(&self.terminals).get(terminal).cloned()
+    }
+
+    fn batch_totals(&self, terminal: &str, batch: &str) -> Totals {
+        lock(&self.book).batch_totals(terminal, batch)
     }
 
     /// Journals a change to the book, then applies it. `false`: the journal refused it and
@@ -345,6 +408,7 @@ impl HostGateway {
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
+        binding: Binding,
         tls: Option<Arc<rustls::ServerConfig>>,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -359,7 +423,7 @@ impl HostGateway {
                         let stop = shutdown.clone();
                         tokio::spawn(async move {
                             match acceptor {
-                                None => host.link(tcp, format!("tcp:{peer}"), false, stop).await,
+                                None => host.link(tcp, binding, format!("tcp:{peer}"), false, stop).await,
                                 Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                                     Ok(Ok(stream)) => {
                                         let name = stream
@@ -369,7 +433,7 @@ impl HostGateway {
                                             .and_then(|c| c.first())
                                             .and_then(crate::tls::peer_common_name)
                                             .unwrap_or_else(|| "unnamed".into());
-                                        host.link(stream, format!("{name}@{peer}"), true, stop).await;
+                                        host.link(stream, binding, format!("{name}@{peer}"), true, stop).await;
                                     }
                                     Ok(Err(e)) => debug!(%peer, error = %e, "ISO 8583 TLS handshake refused"),
                                     Err(_) => debug!(%peer, "ISO 8583 TLS handshake timed out"),
@@ -411,6 +475,7 @@ impl HostGateway {
     async fn link<S>(
         self: Arc<Self>,
         stream: S,
+        binding: Binding,
         peer: String,
         tls: bool,
         mut stop: watch::Receiver<bool>,
@@ -422,17 +487,19 @@ impl HostGateway {
             link_id.clone(),
             LinkView {
                 link_id: link_id.clone(),
+                binding,
                 peer: peer.clone(),
                 tls,
                 signed_on: false,
             },
         );
-        info!(link = %link_id, %peer, tls, "ISO 8583 link opened");
+        info!(link = %link_id, binding = binding.name(), %peer, tls, "ISO 8583 link opened");
         let end = if self
             .journal(&link_id, &peer, JournalEvent::LinkOpened { tls })
             .await
         {
-            self.run_link(stream, &link_id, &peer, &mut stop).await
+            self.run_link(stream, binding, &link_id, &peer, &mut stop)
+                .await
         } else {
             LinkEnd::Journal
         };
@@ -451,6 +518,7 @@ impl HostGateway {
     async fn run_link<S>(
         &self,
         stream: S,
+        binding: Binding,
         link_id: &str,
         peer: &str,
         stop: &mut watch::Receiver<bool>,
@@ -458,7 +526,11 @@ impl HostGateway {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut framed = Framed::new(stream, FrameCodec::new(*self.config.dialect.frame()));
+        let dialect = match binding {
+            Binding::GovBill => self.config.gov_bill,
+            Binding::CupsTerminal => self.config.cups,
+        };
+        let mut framed = Framed::new(stream, FrameCodec::new(*dialect.frame()));
         let mut state = biller::LinkState::default();
         let mut echo_sent: Option<tokio::time::Instant> = None;
         loop {
@@ -473,11 +545,15 @@ impl HostGateway {
                     if echo_sent.is_some() && state.echo_pending() {
                         return LinkEnd::EchoUnanswered;
                     }
+                    // Terminals open a connection per transaction and have no echo.
+                    if binding == Binding::CupsTerminal {
+                        return LinkEnd::Idle;
+                    }
                     let Some(echo) = biller::echo_request(&self.config, &mut state, (self.config.clock)()) else {
                         warn!(link = link_id, "ISO 8583 echo could not be encoded");
                         continue;
                     };
-                    if let Err(end) = self.send(&mut framed, link_id, peer, echo).await {
+                    if let Err(end) = self.send(&mut framed, link_id, peer, echo, Envelope::default()).await {
                         return end;
                     }
                     echo_sent = Some(tokio::time::Instant::now());
@@ -490,7 +566,7 @@ impl HostGateway {
                 Some(Err(e)) => return LinkEnd::Malformed(e.to_string()),
                 Some(Ok(frame)) => frame,
             };
-            let request = match biller::Request::decode(self.config.dialect, &frame.body) {
+            let request = match biller::Request::decode(dialect, &frame.body) {
                 Ok(r) => r,
                 Err(e) => {
                     warn!(link = link_id, error = %e, "ISO 8583 frame refused");
@@ -507,8 +583,15 @@ impl HostGateway {
                 link: link_id,
                 peer,
             };
-            let Ok(answer) = biller::answer(self, &mut state, &request, &frame.body, &origin).await
-            else {
+            let answered = match binding {
+                Binding::GovBill => {
+                    biller::answer(self, &mut state, &request, &frame.body, &origin).await
+                }
+                Binding::CupsTerminal => {
+                    cups::answer(self, &mut state, &request, &frame.body, &origin).await
+                }
+            };
+            let Ok(answer) = answered else {
                 return LinkEnd::Journal;
             };
             if state.echo_answered() {
@@ -517,10 +600,18 @@ impl HostGateway {
             if let Some(link) = lock(&self.links).get_mut(link_id) {
                 link.signed_on = state.signed_on();
             }
-            if let Some(answer) = answer
-                && let Err(end) = self.send(&mut framed, link_id, peer, answer).await
-            {
-                return end;
+            if let Some(answer) = answer {
+                // A UnionPay reply swaps the TPDU's addresses and repeats the header.
+                let envelope = Envelope {
+                    tpdu: frame.tpdu.map(|t| t.reply()),
+                    header: frame.header.clone(),
+                };
+                if let Err(end) = self
+                    .send(&mut framed, link_id, peer, answer, envelope)
+                    .await
+                {
+                    return end;
+                }
             }
         }
     }
@@ -532,6 +623,7 @@ impl HostGateway {
         link_id: &str,
         peer: &str,
         out: biller::Outgoing,
+        envelope: Envelope,
     ) -> Result<(), LinkEnd>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -544,8 +636,8 @@ impl HostGateway {
         }
         framed
             .send(OwnedFrame {
-                tpdu: None,
-                header: None,
+                tpdu: envelope.tpdu,
+                header: envelope.header,
                 body: out.bytes.into(),
             })
             .await

@@ -175,6 +175,7 @@ mod tests {
             terminal: "ATM00001".into(),
             stan: stan.into(),
             transmitted: "1201100000".into(),
+            batch: String::new(),
         };
         book.apply(&BillEvent::Approved {
             key: key.clone(),
