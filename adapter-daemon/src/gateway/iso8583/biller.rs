@@ -731,7 +731,7 @@ mod tests {
                 cups: builtin("cups-terminal")
                     .and_then(Result::ok)
                     .unwrap_or_else(|| unreachable!()),
-                master_keys: Arc::default(),
+                master_keys: Arc::new(master_keys()),
                 mac: None,
                 idle_echo: Duration::from_secs(60),
                 echo_timeout: Duration::from_secs(10),
@@ -743,6 +743,17 @@ mod tests {
             Arc::new(Discard),
             super::super::book::Book::default(),
         )
+    }
+
+    fn master_keys() -> super::super::keys::MasterKeys {
+        let dir = tempfile::tempdir().unwrap_or_else(|_| unreachable!());
+        let path = dir.path().join("tmk.toml");
+        std::fs::write(
+            &path,
+            "[terminals]\n62969002 = \"0123456789ABCDEFFEDCBA9876543210\"\n",
+        )
+        .unwrap_or_else(|_| unreachable!());
+        super::super::keys::MasterKeys::load(&path).unwrap_or_else(|_| unreachable!())
     }
 
     /// A value of the right shape for `de`, made from `digits`.
@@ -759,8 +770,61 @@ mod tests {
         3, 4, 7, 11, 12, 13, 15, 32, 37, 39, 41, 42, 49, 70, 74, 76, 77, 88, 89, 90,
     ];
 
+    const CUPS_ELEMENTS: [u8; 12] = [3, 4, 11, 12, 13, 22, 25, 39, 42, 49, 61, 63];
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The same for a cups-terminal link: registered or not, signed on or not, any decodable
+        /// message is answered or ignored, never a panic; an answer repeats DE11 and has a DE39.
+        #[test]
+        fn any_decodable_cups_message_is_answered_or_ignored(
+            mti in prop::sample::select(vec!["0800", "0820", "0200", "0400", "0500", "0100", "0810", "0210"]),
+            elements in prop::collection::btree_map(prop::sample::select(CUPS_ELEMENTS.to_vec()), "[0-9]{1,12}", 0..10),
+            terminal in prop::sample::select(vec!["62969002", "POS00001"]),
+            de60 in prop_oneof![Just(String::new()), "[0-9]{8}", "(00|01|22)[0-9]{6}(000|001|002|003|004|201|[0-9]{3})", "[0-9]{14}", "[0-9]{17}"],
+            notice in "[0-9]{0,30}",
+            signed_on in any::<bool>(),
+        ) {
+            let host = host();
+            let dialect = host.config.cups;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let origin = Origin { link: "L-1", peer: "test" };
+            if signed_on {
+                let mut on = Message::new(dialect, Mti::from_digits(*b"0800").map_err(|_| TestCaseError::fail("mti"))?);
+                on.set(11, "000001");
+                on.set(41, terminal);
+                on.set(60, "00000001003");
+                let bytes = on.to_bytes().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let request = Request::decode(dialect, &bytes).map_err(TestCaseError::fail)?;
+                let _ = runtime.block_on(super::super::cups::answer(&host, &mut LinkState::default(), &request, &bytes, &origin));
+            }
+            let mut m = Message::new(dialect, mti.parse::<Mti>().map_err(|_| TestCaseError::fail("mti"))?);
+            for (de, digits) in &elements {
+                if let Some(v) = value(dialect, *de, digits) {
+                    m.set(*de, v);
+                }
+            }
+            m.set(41, terminal);
+            if !de60.is_empty() {
+                m.set(60, de60.clone());
+            }
+            if !notice.is_empty() {
+                m.set(48, notice.clone());
+            }
+            let Ok(bytes) = m.to_bytes() else { return Ok(()) };
+            let request = Request::decode(dialect, &bytes).map_err(TestCaseError::fail)?;
+            let answer = runtime
+                .block_on(super::super::cups::answer(&host, &mut LinkState::default(), &request, &bytes, &origin))
+                .map_err(|_| TestCaseError::fail("unrecorded"))?;
+            let is_request = !m.mti().is_response() && m.mti().response().is_some();
+            prop_assert_eq!(answer.is_some(), is_request);
+            if let Some(out) = answer {
+                let back = dialect.decode(&out.bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(back.text(11), m.text(11));
+                prop_assert!(back.text(39).is_some());
+            }
+        }
 
         /// Whatever a switch sends that decodes, the biller answers it (a request) or matches it
         /// (a response) without panicking; an answer repeats DE11 and carries a DE39.
