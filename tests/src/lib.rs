@@ -1,8 +1,15 @@
-//! The stm-adapter conformance kit (binary `stm-conformance`).
+//! The stm-adapter conformance kit (binary `stm-conformance`, docs/conformance.md).
 //!
-//! Today: [`vectors`], the golden-vector runner for the ISO 8583 engine, which a bank can also
-//! point at its own captured frames. The terminal and bank-switch simulators, scenario suites,
-//! reports, demo and load generator arrive with the daemon issues.
+//! - [`sim`]: the simulated peers — an STM with virtual devices, a bank switch (gov-bill), a
+//!   terminal in the UnionPay frame (cups-terminal).
+//! - [`scenario`]: the suites as data (fixtures/conformance/*.toml).
+//! - [`target`]: what a run is against — a daemon started in-process, or a deployment's.
+//! - [`run`] and [`report`]: running the cases; JUnit XML and Markdown.
+//! - [`vectors`]: the golden-vector runner for the ISO 8583 engine.
 
+pub mod report;
+pub mod run;
+pub mod scenario;
 pub mod sim;
+pub mod target;
 pub mod vectors;

@@ -4,6 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use adapter_conformance::report;
+use adapter_conformance::run::{RunOptions, Status};
+use adapter_conformance::scenario;
+use adapter_conformance::target::Target;
 use clap::{Parser, Subcommand};
 
 /// Conformance kit for stm-adapter deployments and terminal implementations.
@@ -16,6 +20,38 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Certifies a deployment: plays its terminals and its bank switch through the scenario
+    /// suites (fixtures/conformance), prints each case as it ends, writes a Markdown report and
+    /// JUnit XML, and exits non-zero if any case failed.
+    Run {
+        /// `local`: the daemon `stm-adapter serve` runs in this directory (./data/pki, TSP on
+        /// 127.0.0.1:7443, ISO 8583 on 127.0.0.1:7583); `wss://HOST:PORT`: a daemon there (with
+        /// --pki and --switch). Without it, a daemon is started in-process on the embedded
+        /// defaults.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only this suite (stm, security, gov-bill, cups-terminal).
+        #[arg(long)]
+        suite: Option<String>,
+        /// Run the suites of these files (TOML, docs/conformance.md) instead of the shipped ones.
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write the Markdown report here.
+        #[arg(long, default_value = "stm-conformance-report.md")]
+        report: PathBuf,
+        /// Where the simulated printers save what they print.
+        #[arg(long, default_value = "stm-conformance-prints")]
+        prints: PathBuf,
+        /// The deployment's PKI directory (ca.pem, terminals/ID.pem, terminals/ID-key.pem).
+        #[arg(long)]
+        pki: Option<PathBuf>,
+        /// The deployment's gov-bill listener, for a wss:// target (default: its host, 7583).
+        #[arg(long)]
+        switch: Option<String>,
+    },
     /// Checks the ISO 8583 engine against golden vectors: each file's bytes must decode to its
     /// expected fields and encode back to the same bytes; each error vector must fail exactly as
     /// it says. Point --dir at your own captured frames to check a dialect against them.
@@ -30,9 +66,168 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Vectors { dir } => vectors(&dir),
+        Command::Run {
+            target,
+            suite,
+            files,
+            junit,
+            report,
+            prints,
+            pki,
+            switch,
+        } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+            };
+            runtime.block_on(run(RunArgs {
+                target,
+                suite,
+                files,
+                junit,
+                report,
+                prints,
+                pki,
+                switch,
+            }))
+        }
     }
 }
 
+fn fail(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "stm-conformance: {message}");
+    ExitCode::from(2)
+}
+
+struct RunArgs {
+    target: Option<String>,
+    suite: Option<String>,
+    files: Vec<PathBuf>,
+    junit: Option<PathBuf>,
+    report: PathBuf,
+    prints: PathBuf,
+    pki: Option<PathBuf>,
+    switch: Option<String>,
+}
+
+/// Resolves `--target` into a [`Target`].
+async fn target(args: &RunArgs) -> anyhow::Result<Target> {
+    use anyhow::Context as _;
+    let here = std::env::current_dir()?;
+    match args.target.as_deref() {
+        None => Target::in_process().await,
+        Some("local") => {
+            let mut t = Target::deployment(
+                &format!("local: stm-adapter serve in {}", here.display()),
+                &here,
+                "127.0.0.1:7443".parse()?,
+                "127.0.0.1:7583".parse()?,
+            );
+            if let Some(pki) = &args.pki {
+                t.pki.clone_from(pki);
+            }
+            Ok(t)
+        }
+        Some(url) => {
+            let rest = url
+                .strip_prefix("wss://")
+                .with_context(|| format!("--target {url:?}: give `local` or wss://HOST:PORT"))?;
+            let authority = rest.split('/').next().unwrap_or(rest);
+            let tsp = tokio::net::lookup_host(authority)
+                .await?
+                .next()
+                .with_context(|| format!("{authority}: no address"))?;
+            let switch = match &args.switch {
+                Some(s) => tokio::net::lookup_host(s.as_str())
+                    .await?
+                    .next()
+                    .with_context(|| format!("{s}: no address"))?,
+                None => std::net::SocketAddr::new(tsp.ip(), 7583),
+            };
+            let mut t = Target::deployment(url, &here, tsp, switch);
+            t.pki = args.pki.clone().unwrap_or_else(|| here.join("data/pki"));
+            Ok(t)
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let suites = if args.files.is_empty() {
+        scenario::shipped(args.suite.as_deref())
+    } else {
+        args.files.iter().map(|f| scenario::load(f)).collect()
+    };
+    let suites = match suites {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("{e:#}")),
+    };
+    let target = match target(&args).await {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("target: {e:#}")),
+    };
+    let started = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "stm-conformance: {total} cases against {}",
+            target.label
+        );
+    }
+    let options = RunOptions {
+        print_dir: args.prints.clone(),
+    };
+    let results = adapter_conformance::run::run(&target, &suites, &options, &mut |r, i, n| {
+        let (word, why) = match &r.status {
+            Status::Passed => ("pass", String::new()),
+            Status::Failed(why) => ("FAIL", format!("\n          {why}")),
+            Status::Skipped(why) => ("skip", format!(" ({why})")),
+        };
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "[{i:>3}/{n}] {word} {:<14} {} ({:.2} s){why}",
+            r.suite,
+            r.name,
+            r.seconds
+        );
+    })
+    .await;
+    let label = target.label.clone();
+    target.stop().await;
+    let t = report::totals(&results);
+    let markdown = report::markdown(&label, &started, &results);
+    if let Err(e) = std::fs::write(&args.report, markdown) {
+        return fail(&format!("{}: {e}", args.report.display()));
+    }
+    if let Some(junit) = &args.junit
+        && let Err(e) = std::fs::write(junit, report::junit(&results))
+    {
+        return fail(&format!("{}: {e}", junit.display()));
+    }
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{} passed, {} failed, {} skipped; report {}{}",
+        t.passed,
+        t.failed,
+        t.skipped,
+        args.report.display(),
+        args.junit
+            .as_ref()
+            .map(|j| format!(", JUnit {}", j.display()))
+            .unwrap_or_default()
+    );
+    if t.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
 fn vectors(dir: &std::path::Path) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let outcomes = match adapter_conformance::vectors::run_dir(dir) {
