@@ -7,6 +7,7 @@
 //! - [`run`] and [`report`]: running the cases; JUnit XML and Markdown.
 //! - [`vectors`]: the golden-vector runner for the ISO 8583 engine.
 
+pub mod demo;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -18,18 +18,30 @@ struct Cli {
     command: Command,
 }
 
+/// Which daemon to run against.
+#[derive(Debug, Clone, clap::Args)]
+struct TargetArgs {
+    /// `local`: the daemon `stm-adapter serve` runs in this directory (./data/pki, TSP on
+    /// 127.0.0.1:7443, ISO 8583 on 127.0.0.1:7583); `wss://HOST:PORT`: a daemon there (with
+    /// --pki and --switch). Without it, a daemon is started in-process on the embedded defaults.
+    #[arg(long)]
+    target: Option<String>,
+    /// The deployment's PKI directory (ca.pem, terminals/ID.pem, terminals/ID-key.pem).
+    #[arg(long)]
+    pki: Option<PathBuf>,
+    /// The deployment's gov-bill listener, for a wss:// target (default: its host, 7583).
+    #[arg(long)]
+    switch: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Certifies a deployment: plays its terminals and its bank switch through the scenario
     /// suites (fixtures/conformance), prints each case as it ends, writes a Markdown report and
     /// JUnit XML, and exits non-zero if any case failed.
     Run {
-        /// `local`: the daemon `stm-adapter serve` runs in this directory (./data/pki, TSP on
-        /// 127.0.0.1:7443, ISO 8583 on 127.0.0.1:7583); `wss://HOST:PORT`: a daemon there (with
-        /// --pki and --switch). Without it, a daemon is started in-process on the embedded
-        /// defaults.
-        #[arg(long)]
-        target: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Only this suite (stm, security, gov-bill, cups-terminal).
         #[arg(long)]
         suite: Option<String>,
@@ -45,12 +57,15 @@ enum Command {
         /// Where the simulated printers save what they print.
         #[arg(long, default_value = "stm-conformance-prints")]
         prints: PathBuf,
-        /// The deployment's PKI directory (ca.pem, terminals/ID.pem, terminals/ID-key.pem).
-        #[arg(long)]
-        pki: Option<PathBuf>,
-        /// The deployment's gov-bill listener, for a wss:// target (default: its host, 7583).
-        #[arg(long)]
-        switch: Option<String>,
+    },
+    /// One end-to-end run a person can follow: an STM session (a certificate printed on A4, a
+    /// certificate item with a fee paid by card) and a bank switch's payment and reversal.
+    Demo {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Where the simulated printers save what they print.
+        #[arg(long, default_value = "stm-conformance-prints")]
+        prints: PathBuf,
     },
     /// Checks the ISO 8583 engine against golden vectors: each file's bytes must decode to its
     /// expected fields and encode back to the same bytes; each error vector must fail exactly as
@@ -64,6 +79,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
     match cli.command {
         Command::Vectors { dir } => vectors(&dir),
         Command::Run {
@@ -73,27 +93,21 @@ fn main() -> ExitCode {
             junit,
             report,
             prints,
-            pki,
-            switch,
-        } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => return fail(&format!("cannot start the runtime: {e}")),
-            };
-            runtime.block_on(run(RunArgs {
+        } => match runtime() {
+            Ok(r) => r.block_on(run(RunArgs {
                 target,
                 suite,
                 files,
                 junit,
                 report,
                 prints,
-                pki,
-                switch,
-            }))
-        }
+            })),
+            Err(e) => fail(&format!("cannot start the runtime: {e}")),
+        },
+        Command::Demo { target, prints } => match runtime() {
+            Ok(r) => r.block_on(demo(&target, &prints)),
+            Err(e) => fail(&format!("cannot start the runtime: {e}")),
+        },
     }
 }
 
@@ -103,18 +117,16 @@ fn fail(message: &str) -> ExitCode {
 }
 
 struct RunArgs {
-    target: Option<String>,
+    target: TargetArgs,
     suite: Option<String>,
     files: Vec<PathBuf>,
     junit: Option<PathBuf>,
     report: PathBuf,
     prints: PathBuf,
-    pki: Option<PathBuf>,
-    switch: Option<String>,
 }
 
 /// Resolves `--target` into a [`Target`].
-async fn target(args: &RunArgs) -> anyhow::Result<Target> {
+async fn target(args: &TargetArgs) -> anyhow::Result<Target> {
     use anyhow::Context as _;
     let here = std::env::current_dir()?;
     match args.target.as_deref() {
@@ -154,6 +166,25 @@ async fn target(args: &RunArgs) -> anyhow::Result<Target> {
     }
 }
 
+async fn demo(args: &TargetArgs, prints: &std::path::Path) -> ExitCode {
+    let target = match target(args).await {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("target: {e:#}")),
+    };
+    let result = {
+        let mut out = std::io::stdout().lock();
+        adapter_conformance::demo::demo(&target, &mut out, prints).await
+    };
+    target.stop().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "stm-conformance demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(args: RunArgs) -> ExitCode {
     let suites = if args.files.is_empty() {
         scenario::shipped(args.suite.as_deref())
@@ -164,7 +195,7 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&format!("{e:#}")),
     };
-    let target = match target(&args).await {
+    let target = match target(&args.target).await {
         Ok(t) => t,
         Err(e) => return fail(&format!("target: {e:#}")),
     };

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use adapter_protocols::tsp::client::{ClientConfig, ClientEvent, TerminalClient};
+use adapter_protocols::tsp::client::{ClientConfig, ClientEvent, StepCommand, TerminalClient};
 use adapter_protocols::tsp::{self, CompletionCode, ItemOutcome};
 use anyhow::{Context, anyhow, bail};
 
@@ -100,12 +100,12 @@ impl TerminalSim {
         })
     }
 
-    /// Runs item `code` to its end with `script`; `on_step` sees each step's name as it comes.
+    /// Runs item `code` to its end with `script`; `on_step` sees each step as it comes.
     pub async fn run_item(
         &mut self,
         code: &str,
         script: &Script,
-        mut on_step: impl FnMut(&str),
+        mut on_step: impl FnMut(&StepCommand),
     ) -> anyhow::Result<ItemRun> {
         let mut run = ItemRun::default();
         let item = self
@@ -122,7 +122,7 @@ impl TerminalSim {
                 ClientEvent::Step(step) => {
                     let name = step.command.name();
                     let short = name.as_str().trim_start_matches("Step.").to_owned();
-                    on_step(&short);
+                    on_step(&step.command);
                     if let Some(prompt) = prompt_of(&step.command) {
                         run.prompts.push(prompt);
                     }
@@ -207,8 +207,8 @@ impl TerminalSim {
     }
 }
 
-fn prompt_of(command: &adapter_protocols::tsp::client::StepCommand) -> Option<String> {
-    use adapter_protocols::tsp::client::StepCommand as S;
+fn prompt_of(command: &StepCommand) -> Option<String> {
+    use StepCommand as S;
     match command {
         S::Identify(i) => i.prompt.clone(),
         S::Pay(p) => p.prompt.clone(),
