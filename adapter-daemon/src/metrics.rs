@@ -56,6 +56,7 @@ pub struct Metrics {
     iso8583_messages: Family<Labels, Counter>,
     saf_pending: Gauge,
     saf_stuck: Gauge,
+    resident_memory: Gauge,
 }
 
 impl Default for Metrics {
@@ -86,6 +87,7 @@ impl Metrics {
             iso8583_messages: Family::default(),
             saf_pending: Gauge::default(),
             saf_stuck: Gauge::default(),
+            resident_memory: Gauge::default(),
             breakers_open: Gauge::default(),
             registry: Registry::default(),
         };
@@ -179,6 +181,11 @@ impl Metrics {
             "saf_stuck",
             "Bank-switch payments store-and-forward left to an operator (stm-adapter saf list)",
             m.saf_stuck.clone(),
+        );
+        registry.register(
+            "resident_memory_bytes",
+            "Resident memory of the daemon's process (Linux: VmRSS), read at each scrape",
+            m.resident_memory.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -290,7 +297,6 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition, with the gauges read now.
     /// The store-and-forward queue as the next scrape shows it.
     pub fn set_store_and_forward(&self, pending: usize, stuck: usize) {
         self.saf_pending
@@ -298,6 +304,7 @@ impl Metrics {
         self.saf_stuck.set(i64::try_from(stuck).unwrap_or(i64::MAX));
     }
 
+    /// The Prometheus text exposition, with the gauges read now.
     pub fn render(
         &self,
         sessions_active: usize,
@@ -317,6 +324,8 @@ impl Metrics {
             .set(journal.last_commit_micros.load(Ordering::Relaxed) as f64 / 1e6);
         self.breakers_open
             .set(i64::try_from(breakers_open).unwrap_or(i64::MAX));
+        self.resident_memory
+            .set(i64::try_from(resident_memory_bytes()).unwrap_or(i64::MAX));
         let mut text = String::new();
         let _ = encode(&mut text, &self.registry);
         text
@@ -349,6 +358,19 @@ impl<J: JournalSink + ?Sized> JournalSink for Arc<J> {
     async fn append(&self, record: JournalRecord) -> Result<(), JournalError> {
         self.as_ref().append(record).await
     }
+}
+
+/// The process's resident memory in bytes (VmRSS of /proc/self/status); 0 where there is none.
+pub fn resident_memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
 }
 
 #[cfg(test)]

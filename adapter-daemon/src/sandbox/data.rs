@@ -148,6 +148,37 @@ pub struct Settings {
     pub maintenance: Option<Window>,
     pub faults: BTreeMap<Operation, FaultRates>,
     pub hang_seconds: u64,
+    pub load_notices: Option<LoadNotices>,
+}
+
+/// A range of payment notices for load tests, each owed until paid: `first` to
+/// `first + count - 1` (20 digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadNotices {
+    pub first: u128,
+    pub count: u64,
+    pub amount_fen: u64,
+    pub payee: String,
+}
+
+impl LoadNotices {
+    /// Whether `number` is one of them.
+    pub fn contains(&self, number: &str) -> bool {
+        number.len() == 20
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && number
+                .parse::<u128>()
+                .is_ok_and(|n| n >= self.first && n - self.first < u128::from(self.count))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadNoticesDef {
+    first: String,
+    count: u64,
+    amount_fen: u64,
+    payee: String,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +197,7 @@ struct SettingsDef {
     maintenance: MaintenanceDef,
     #[serde(default)]
     faults: toml::Table,
+    load_notices: Option<LoadNoticesDef>,
 }
 
 #[derive(Deserialize)]
@@ -520,6 +552,34 @@ fn load_settings(c: &mut Collector, file: &str, s: SettingsDef) -> Option<Settin
     if s.default_promised_days == 0 || s.default_promised_days > 365 {
         c.add(file, None, "default_promised_days must be 1..=365");
     }
+    let load_notices = match &s.load_notices {
+        Some(l) if l.count > 0 => {
+            let first = (l.first.len() == 20 && l.first.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| l.first.parse::<u128>().ok())
+                .flatten();
+            match first {
+                Some(first) if l.amount_fen > 0 => Some(LoadNotices {
+                    first,
+                    count: l.count,
+                    amount_fen: l.amount_fen,
+                    payee: l.payee.clone(),
+                }),
+                Some(_) => {
+                    c.add(file, Some("load_notices"), "amount_fen must be at least 1");
+                    None
+                }
+                None => {
+                    c.add(
+                        file,
+                        Some("load_notices"),
+                        "first must be a 20-digit notice number",
+                    );
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     if c.problems.len() > before {
         return None;
     }
@@ -532,6 +592,7 @@ fn load_settings(c: &mut Collector, file: &str, s: SettingsDef) -> Option<Settin
         maintenance,
         faults,
         hang_seconds,
+        load_notices,
     })
 }
 

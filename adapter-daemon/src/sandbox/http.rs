@@ -325,19 +325,14 @@ fn authenticate(
         .verify(&parts.canonical(algorithm), signature)
         .map_err(|_| unauthorised("SIGNATURE_INVALID", "the signature does not verify"))?;
     // Only a verified request may spend a nonce.
-    let mut nonces = lock(&inner.nonces);
-    if nonces.len() > 100_000 {
-        nonces.retain(|_, expiry| *expiry > now);
-    }
     let expiry = now + time::Duration::seconds(2 * TIMESTAMP_TOLERANCE_SECONDS);
-    match nonces.insert((app_id.to_owned(), nonce.clone()), expiry) {
-        Some(previous) if previous > now => {
-            Err(unauthorised("NONCE_REPLAYED", "this nonce was used before"))
-        }
-        _ => Ok(Caller {
+    if lock(&inner.nonces).spend((app_id.to_owned(), nonce.clone()), now, expiry) {
+        Ok(Caller {
             app: Some(app_id.to_owned()),
             nonce,
-        }),
+        })
+    } else {
+        Err(unauthorised("NONCE_REPLAYED", "this nonce was used before"))
     }
 }
 

@@ -91,10 +91,44 @@ struct Inner {
     apps: HashMap<String, App>,
     options: SandboxOptions,
     faults: Mutex<Faults>,
-    nonces: Mutex<HashMap<(String, String), time::OffsetDateTime>>,
+    nonces: Mutex<Nonces>,
     rate: Mutex<HashMap<String, (i64, u32)>>,
     clock_offset: Mutex<time::Duration>,
     requests: std::sync::atomic::AtomicU64,
+}
+
+/// Nonces seen and until when they count, forgotten in the order they expire: a replay within
+/// the timestamp tolerance is refused, and memory stays bounded by the traffic of that window.
+#[derive(Debug, Default)]
+struct Nonces {
+    seen: HashMap<(String, String), time::OffsetDateTime>,
+    by_expiry: std::collections::VecDeque<(time::OffsetDateTime, (String, String))>,
+}
+
+impl Nonces {
+    /// Records `key` until `expiry`; `false` when it was seen and has not expired.
+    fn spend(
+        &mut self,
+        key: (String, String),
+        now: time::OffsetDateTime,
+        expiry: time::OffsetDateTime,
+    ) -> bool {
+        while let Some((at, _)) = self.by_expiry.front()
+            && *at <= now
+        {
+            if let Some((at, old)) = self.by_expiry.pop_front()
+                && self.seen.get(&old) == Some(&at)
+            {
+                self.seen.remove(&old);
+            }
+        }
+        if self.seen.get(&key).is_some_and(|at| *at > now) {
+            return false;
+        }
+        self.seen.insert(key.clone(), expiry);
+        self.by_expiry.push_back((expiry, key));
+        true
+    }
 }
 
 /// The sandbox platform. Clones share one state.
@@ -129,7 +163,7 @@ impl Sandbox {
                     rates: sandbox.settings.faults.clone(),
                     ..Faults::default()
                 }),
-                nonces: Mutex::new(HashMap::new()),
+                nonces: Mutex::new(Nonces::default()),
                 rate: Mutex::new(HashMap::new()),
                 clock_offset: Mutex::new(time::Duration::ZERO),
                 requests: std::sync::atomic::AtomicU64::new(0),

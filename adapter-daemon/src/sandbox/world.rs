@@ -161,7 +161,11 @@ pub struct World {
     licences: HashMap<String, Vec<wire::ELicence>>,
     halls: Vec<Hall>,
     notices: BTreeMap<String, Notice>,
+    /// Notices for load tests, made the first time they are paid.
+    load_notices: Option<super::data::LoadNotices>,
     payments: Vec<Payment>,
+    /// Index of `payments` by receipt number.
+    receipts: HashMap<String, usize>,
     applications: BTreeMap<String, Application>,
     bookings: HashMap<String, Vec<String>>,
     evaluations: u64,
@@ -251,6 +255,12 @@ impl World {
             licences,
             halls: sandbox.halls.clone(),
             notices,
+            load_notices: sandbox.settings.load_notices.clone(),
+            receipts: payments
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.receipt_number.clone(), i))
+                .collect(),
             payments,
             applications: BTreeMap::new(),
             bookings: HashMap::new(),
@@ -679,8 +689,36 @@ impl World {
             .ok_or_else(|| Reply::error(404, "NOTICE_NOT_FOUND", "no such payment notice"))
     }
 
+    /// A load-test notice as it is before anyone paid it.
+    fn load_notice(&self, number: &str) -> Option<Notice> {
+        let range = self.load_notices.as_ref()?;
+        range.contains(number).then(|| Notice {
+            number: number.to_owned(),
+            amount_fen: range.amount_fen,
+            payee: range.payee.clone(),
+            due_date: None,
+            status: wire::NoticeStatus::Unpaid,
+            receipt: None,
+        })
+    }
+
+    /// Makes a load-test notice real before it changes.
+    fn materialise(&mut self, number: &str) {
+        if !self.notices.contains_key(number)
+            && let Some(n) = self.load_notice(number)
+        {
+            self.notices.insert(number.to_owned(), n);
+        }
+    }
+
     fn query_notice(&self, params: &Params) -> Result<Reply, Reply> {
-        let n = self.notice(params.path(0))?;
+        let number = params.path(0);
+        if !self.notices.contains_key(number)
+            && let Some(n) = self.load_notice(number)
+        {
+            return Ok(Reply::json(200, &Self::notice_view(&n)));
+        }
+        let n = self.notice(number)?;
         Ok(Reply::json(200, &Self::notice_view(n)))
     }
 
@@ -691,6 +729,7 @@ impl World {
         now: OffsetDateTime,
     ) -> Result<Reply, Reply> {
         let number = params.path(0).to_owned();
+        self.materialise(&number);
         self.notice(&number)?;
         let confirmation: wire::PaymentConfirmation = body(bytes)?;
         let n = self.notice(&number)?;
@@ -724,6 +763,7 @@ impl World {
             n.status = wire::NoticeStatus::Paid;
             n.receipt = Some(receipt.clone());
         }
+        self.receipts.insert(receipt.clone(), self.payments.len());
         self.payments.push(Payment {
             notice_number: number,
             receipt_number: receipt.clone(),
@@ -753,9 +793,10 @@ impl World {
         let _: wire::PaymentCancellation = body(bytes)?;
         let seq = self.next();
         let payment = self
-            .payments
-            .iter_mut()
-            .find(|p| p.notice_number == number && p.receipt_number == receipt)
+            .receipts
+            .get(&receipt)
+            .and_then(|i| self.payments.get_mut(*i))
+            .filter(|p| p.notice_number == number)
             .ok_or_else(|| {
                 Reply::error(404, "PAYMENT_NOT_FOUND", "no such payment of this notice")
             })?;

@@ -82,7 +82,7 @@ fn tag(m: &Message<'_>, name: &str) -> Option<String> {
 }
 
 /// A decoded request, detached from its frame.
-pub(super) struct Request {
+pub(crate) struct Request {
     pub(super) message: Message<'static>,
 }
 
@@ -126,6 +126,15 @@ pub(super) struct LinkState {
 }
 
 impl LinkState {
+    /// A link state that is signed on and nothing else: what a financial request sees when it
+    /// runs beside others.
+    pub(super) fn signed_on_copy() -> LinkState {
+        LinkState {
+            signed_on: true,
+            ..LinkState::default()
+        }
+    }
+
     pub(super) fn signed_on(&self) -> bool {
         self.signed_on
     }
@@ -488,6 +497,13 @@ pub(super) async fn take_payment(
     order: Order,
     origin: &Origin<'_>,
 ) -> Result<Result<Payment, Refusal>, Unrecorded> {
+    // A duplicate waits for its original; two payments of one notice take turns, so the
+    // second sees the first standing (always the payment's turn first, then the notice's).
+    let _payment = host
+        .serial
+        .turn(format!("payment/{}", order.key.idempotency_key()))
+        .await;
+    let _notice = host.serial.turn(format!("notice/{}", order.notice)).await;
     if let Some(p) = host.payment(&order.key) {
         return Ok(Ok(p));
     }
@@ -577,6 +593,10 @@ pub(super) async fn reverse_payment(
     amount_fen: Option<u64>,
     origin: &Origin<'_>,
 ) -> Result<&'static str, Unrecorded> {
+    let _payment = host
+        .serial
+        .turn(format!("payment/{}", key.idempotency_key()))
+        .await;
     let Some(p) = host.payment(&key) else {
         return Ok(code::ORIGINAL_NOT_FOUND);
     };

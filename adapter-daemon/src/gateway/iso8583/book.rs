@@ -138,6 +138,11 @@ pub enum Work {
 }
 
 impl Payment {
+    /// Whether the payment stands: approved, not reversed, not left to an operator.
+    pub fn stands(&self) -> bool {
+        !self.reversed && !self.stuck
+    }
+
     pub fn work(&self) -> Option<Work> {
         if self.stuck {
             return None;
@@ -185,6 +190,11 @@ pub struct Totals {
 #[derive(Debug, Default)]
 pub struct Book {
     payments: HashMap<PaymentKey, Payment>,
+    /// Payments that stand (approved, not reversed, not stuck), by notice: what
+    /// [`Book::notice_paid`] asks at every payment, without scanning the book.
+    standing: HashMap<String, u32>,
+    /// Payments store-and-forward still has work for, in key order.
+    work: std::collections::BTreeSet<PaymentKey>,
 }
 
 impl Book {
@@ -210,6 +220,30 @@ impl Book {
     }
 
     pub fn apply(&mut self, event: &BillEvent) {
+        let key = event.key().clone();
+        let stood = self.payments.get(&key).is_some_and(Payment::stands);
+        self.change(event);
+        let Some(p) = self.payments.get(&key) else {
+            return;
+        };
+        if stood && !p.stands() {
+            if let Some(n) = self.standing.get_mut(&p.notice) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.standing.remove(&p.notice);
+                }
+            }
+        } else if !stood && p.stands() {
+            *self.standing.entry(p.notice.clone()).or_default() += 1;
+        }
+        if p.work().is_some() {
+            self.work.insert(key);
+        } else {
+            self.work.remove(&key);
+        }
+    }
+
+    fn change(&mut self, event: &BillEvent) {
         if let BillEvent::Approved {
             key,
             acquirer,
@@ -282,20 +316,36 @@ impl Book {
     /// Whether a payment of `notice` stands (approved and not reversed): the notice is paid,
     /// whether or not the platform has heard yet.
     pub fn notice_paid(&self, notice: &str) -> bool {
-        self.payments
-            .values()
-            .any(|p| p.notice == notice && !p.reversed && !p.stuck)
+        self.standing.get(notice).is_some_and(|n| *n > 0)
     }
 
     /// Payments with work left, oldest key first.
     pub fn pending(&self) -> Vec<(Payment, Work)> {
-        let mut list: Vec<(Payment, Work)> = self
-            .payments
-            .values()
+        self.work
+            .iter()
+            .filter_map(|k| self.payments.get(k))
             .filter_map(|p| p.work().map(|w| (p.clone(), w)))
-            .collect();
-        list.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-        list
+            .collect()
+    }
+
+    /// Up to `limit` payments with work left that `ready` admits, oldest key first.
+    pub fn pending_batch(
+        &self,
+        limit: usize,
+        ready: impl Fn(&PaymentKey) -> bool,
+    ) -> Vec<(Payment, Work)> {
+        self.work
+            .iter()
+            .filter(|k| ready(k))
+            .filter_map(|k| self.payments.get(k))
+            .filter_map(|p| p.work().map(|w| (p.clone(), w)))
+            .take(limit)
+            .collect()
+    }
+
+    /// How many payments have work left.
+    pub fn pending_count(&self) -> usize {
+        self.work.len()
     }
 
     /// Payments an operator must settle.

@@ -127,6 +127,47 @@ pub struct HostGateway {
     saf: Notify,
     /// Signed-on cups-terminal terminals, by DE41: they may reconnect for every transaction.
     terminals: Mutex<HashMap<String, cups::TerminalSession>>,
+    /// Requests run side by side; those about the same payment or the same notice take turns.
+    serial: Serial,
+}
+
+/// Named turns: a second holder of a name waits until the first is done. Names nobody holds
+/// or waits for are forgotten.
+#[derive(Debug, Default)]
+struct Serial {
+    held: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A turn; the next in line goes when it is dropped.
+struct Turn<'a> {
+    serial: &'a Serial,
+    name: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Serial {
+    async fn turn(&self, name: String) -> Turn<'_> {
+        let mutex = Arc::clone(lock(&self.held).entry(name.clone()).or_default());
+        let guard = mutex.lock_owned().await;
+        Turn {
+            serial: self,
+            name,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.guard = None;
+        let mut held = lock(&self.serial.held);
+        if held
+            .get(&self.name)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            held.remove(&self.name);
+        }
+    }
 }
 
 impl std::fmt::Debug for HostGateway {
@@ -140,6 +181,48 @@ impl std::fmt::Debug for HostGateway {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A financial request's end, handed back to its link's writer.
+enum Answered {
+    /// The answer (journaled already), or nothing to send (a response, matched).
+    Send(Option<Vec<u8>>, Envelope),
+    /// The journal refused a record: the link stops rather than answer unrecorded.
+    Unrecorded,
+}
+
+/// Whether a request runs beside others: financial requests once the link may send them.
+/// Network management, responses, and anything refused before sign-on stay in order.
+fn concurrent(binding: Binding, request: &biller::Request, state: &biller::LinkState) -> bool {
+    let mti = request.message.mti();
+    match binding {
+        Binding::GovBill => {
+            state.signed_on() && matches!(mti.as_str(), "0200" | "0420" | "0421" | "0500")
+        }
+        Binding::CupsTerminal => matches!(mti.as_str(), "0200" | "0400" | "0500"),
+    }
+}
+
+/// Writes a message (nothing for `None`).
+async fn write<S>(
+    framed: &mut Framed<S, FrameCodec>,
+    bytes: Option<Vec<u8>>,
+    envelope: Envelope,
+) -> Result<(), LinkEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(bytes) = bytes else {
+        return Ok(());
+    };
+    framed
+        .send(OwnedFrame {
+            tpdu: envelope.tpdu,
+            header: envelope.header,
+            body: bytes.into(),
+        })
+        .await
+        .map_err(|e| LinkEnd::Io(e.to_string()))
 }
 
 /// What goes around a message body on the wire (cups-terminal: TPDU and header).
@@ -193,6 +276,7 @@ impl HostGateway {
             book: Mutex::new(book),
             saf: Notify::new(),
             terminals: Mutex::new(HashMap::new()),
+            serial: Serial::default(),
         }
     }
 
@@ -256,35 +340,50 @@ impl HostGateway {
     /// idempotency key, retrying with backoff until the platform acknowledges, refuses for good
     /// or the payment expires. Runs until `stop`.
     pub async fn store_and_forward(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        /// Payments taken up per round, and platform calls in flight at once.
+        const ROUND: usize = 512;
+        const IN_FLIGHT: usize = 32;
         let mut retry_at: HashMap<PaymentKey, tokio::time::Instant> = HashMap::new();
         loop {
-            let pending = lock(&self.book).pending();
-            let mut next: Option<tokio::time::Instant> = None;
-            for (payment, work) in pending {
-                let now = tokio::time::Instant::now();
-                if let Some(at) = retry_at.get(&payment.key)
-                    && *at > now
-                {
-                    next = Some(next.map_or(*at, |n| n.min(*at)));
-                    continue;
-                }
-                match self.forward(&payment, work).await {
+            let now = tokio::time::Instant::now();
+            let round = lock(&self.book)
+                .pending_batch(ROUND, |k| retry_at.get(k).is_none_or(|at| *at <= now));
+            let full = round.len() == ROUND;
+            // Each payment's calls stay in order; different payments go to the platform side
+            // by side, and their journal records share commits.
+            let outcomes: Vec<(PaymentKey, Result<(), Duration>)> =
+                futures_util::stream::iter(round)
+                    .map(|(payment, work)| {
+                        let host = &self;
+                        async move { (payment.key.clone(), host.forward(&payment, work).await) }
+                    })
+                    .buffer_unordered(IN_FLIGHT)
+                    .collect()
+                    .await;
+            for (key, outcome) in outcomes {
+                match outcome {
                     Ok(()) => {
-                        retry_at.remove(&payment.key);
+                        retry_at.remove(&key);
                     }
                     Err(after) => {
-                        let at = now + after;
-                        retry_at.insert(payment.key.clone(), at);
-                        next = Some(next.map_or(at, |n| n.min(at)));
+                        retry_at.insert(key, tokio::time::Instant::now() + after);
                     }
                 }
-                if *stop.borrow() {
-                    return;
-                }
             }
-            let sleep = next.map_or(Duration::from_secs(30), |n| {
-                n.saturating_duration_since(tokio::time::Instant::now())
-            });
+            if *stop.borrow() {
+                return;
+            }
+            if full {
+                continue;
+            }
+            let now = tokio::time::Instant::now();
+            let sleep = retry_at
+                .values()
+                .filter(|at| **at > now)
+                .min()
+                .map_or(Duration::from_secs(30), |at| {
+                    at.saturating_duration_since(now)
+                });
             tokio::select! {
                 () = self.saf.notified() => {}
                 () = tokio::time::sleep(sleep) => {}
@@ -516,7 +615,7 @@ impl HostGateway {
     }
 
     async fn run_link<S>(
-        &self,
+        self: &Arc<Self>,
         stream: S,
         binding: Binding,
         link_id: &str,
@@ -526,6 +625,8 @@ impl HostGateway {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        /// Requests of one link handled at once; the next frame is read when one finishes.
+        const IN_FLIGHT: usize = 64;
         let dialect = match binding {
             Binding::GovBill => self.config.gov_bill,
             Binding::CupsTerminal => self.config.cups,
@@ -533,6 +634,10 @@ impl HostGateway {
         let mut framed = Framed::new(stream, FrameCodec::new(*dialect.frame()));
         let mut state = biller::LinkState::default();
         let mut echo_sent: Option<tokio::time::Instant> = None;
+        // Financial requests run side by side (the switch matches answers by DE11, as the
+        // binding says); their answers, journaled already, come back here to be written.
+        let (answers, mut answered) = tokio::sync::mpsc::channel::<Answered>(IN_FLIGHT);
+        let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
         loop {
             let wait = match echo_sent {
                 Some(at) => (at + self.config.echo_timeout)
@@ -541,6 +646,17 @@ impl HostGateway {
             };
             let frame = tokio::select! {
                 f = framed.next() => f,
+                Some(done) = answered.recv() => {
+                    match done {
+                        Answered::Send(out, envelope) => {
+                            if let Err(end) = write(&mut framed, out, envelope).await {
+                                return end;
+                            }
+                        }
+                        Answered::Unrecorded => return LinkEnd::Journal,
+                    }
+                    continue;
+                }
                 () = tokio::time::sleep(wait) => {
                     if echo_sent.is_some() && state.echo_pending() {
                         return LinkEnd::EchoUnanswered;
@@ -573,6 +689,28 @@ impl HostGateway {
                     return LinkEnd::Malformed(e);
                 }
             };
+            // A UnionPay reply swaps the TPDU's addresses and repeats the header.
+            let envelope = Envelope {
+                tpdu: frame.tpdu.map(|t| t.reply()),
+                header: frame.header.clone(),
+            };
+            if concurrent(binding, &request, &state) {
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    return LinkEnd::Shutdown;
+                };
+                let host = Arc::clone(self);
+                let answers = answers.clone();
+                let (link, peer) = (link_id.to_owned(), peer.to_owned());
+                tokio::spawn(async move {
+                    let done = host
+                        .handle(binding, request, frame.body, envelope, &link, &peer)
+                        .await;
+                    let _ = answers.send(done).await;
+                    drop(permit);
+                });
+                continue;
+            }
+            // Network management and responses: in order, on the link's own state.
             if !self
                 .journal(link_id, peer, JournalEvent::Iso8583In(request.summary()))
                 .await
@@ -583,7 +721,7 @@ impl HostGateway {
                 link: link_id,
                 peer,
             };
-            let answered = match binding {
+            let answer = match binding {
                 Binding::GovBill => {
                     biller::answer(self, &mut state, &request, &frame.body, &origin).await
                 }
@@ -591,7 +729,7 @@ impl HostGateway {
                     cups::answer(self, &mut state, &request, &frame.body, &origin).await
                 }
             };
-            let Ok(answer) = answered else {
+            let Ok(answer) = answer else {
                 return LinkEnd::Journal;
             };
             if state.echo_answered() {
@@ -600,17 +738,50 @@ impl HostGateway {
             if let Some(link) = lock(&self.links).get_mut(link_id) {
                 link.signed_on = state.signed_on();
             }
-            if let Some(answer) = answer {
-                // A UnionPay reply swaps the TPDU's addresses and repeats the header.
-                let envelope = Envelope {
-                    tpdu: frame.tpdu.map(|t| t.reply()),
-                    header: frame.header.clone(),
-                };
-                if let Err(end) = self
+            if let Some(answer) = answer
+                && let Err(end) = self
                     .send(&mut framed, link_id, peer, answer, envelope)
                     .await
+            {
+                return end;
+            }
+        }
+    }
+
+    /// One financial request, off the link's reader: journaled in, answered, journaled out.
+    async fn handle(
+        &self,
+        binding: Binding,
+        request: biller::Request,
+        raw: bytes::Bytes,
+        envelope: Envelope,
+        link: &str,
+        peer: &str,
+    ) -> Answered {
+        if !self
+            .journal(link, peer, JournalEvent::Iso8583In(request.summary()))
+            .await
+        {
+            return Answered::Unrecorded;
+        }
+        let origin = biller::Origin { link, peer };
+        // These requests never change the link's state; a signed-on copy answers them.
+        let mut state = biller::LinkState::signed_on_copy();
+        let answer = match binding {
+            Binding::GovBill => biller::answer(self, &mut state, &request, &raw, &origin).await,
+            Binding::CupsTerminal => cups::answer(self, &mut state, &request, &raw, &origin).await,
+        };
+        match answer {
+            Err(_) => Answered::Unrecorded,
+            Ok(None) => Answered::Send(None, envelope),
+            Ok(Some(out)) => {
+                if self
+                    .journal(link, peer, JournalEvent::Iso8583Out(out.summary.clone()))
+                    .await
                 {
-                    return end;
+                    Answered::Send(Some(out.bytes), envelope)
+                } else {
+                    Answered::Unrecorded
                 }
             }
         }
@@ -634,14 +805,7 @@ impl HostGateway {
         {
             return Err(LinkEnd::Journal);
         }
-        framed
-            .send(OwnedFrame {
-                tpdu: envelope.tpdu,
-                header: envelope.header,
-                body: out.bytes.into(),
-            })
-            .await
-            .map_err(|e| LinkEnd::Io(e.to_string()))
+        write(framed, Some(out.bytes), envelope).await
     }
 
     /// Waits (up to `deadline`) until every link has ended and journaled its closing: call it
