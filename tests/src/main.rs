@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use adapter_conformance::load::LoadOptions;
 use adapter_conformance::report;
 use adapter_conformance::run::{RunOptions, Status};
 use adapter_conformance::scenario;
@@ -67,6 +68,32 @@ enum Command {
         #[arg(long, default_value = "stm-conformance-prints")]
         prints: PathBuf,
     },
+    /// Drives STM sessions and ISO 8583 traffic at a daemon with a progress line on stderr, then
+    /// prints one JSON object on stdout: sessions_per_s, iso8583_tps, payments_per_s,
+    /// latency_ms {p50, p95, p99}, errors {KIND: count}, daemon_rss_mib. Without --target it
+    /// starts `stm-adapter serve` (the binary beside this one) in a temporary directory.
+    Load {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Simulated STMs.
+        #[arg(long, default_value_t = 0)]
+        terminals: usize,
+        /// The terminals open one session each and hold it (instead of running sessions).
+        #[arg(long)]
+        idle: bool,
+        /// Bank-switch links.
+        #[arg(long, default_value_t = 0)]
+        iso_links: usize,
+        /// Requests in flight per link.
+        #[arg(long, default_value_t = 32)]
+        window: usize,
+        /// Share of payments among ISO 8583 requests (the rest are notice inquiries).
+        #[arg(long, default_value_t = 0.5)]
+        payments: f64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+    },
     /// Checks the ISO 8583 engine against golden vectors: each file's bytes must decode to its
     /// expected fields and encode back to the same bytes; each error vector must fail exactly as
     /// it says. Point --dir at your own captured frames to check a dialect against them.
@@ -104,6 +131,29 @@ fn main() -> ExitCode {
             })),
             Err(e) => fail(&format!("cannot start the runtime: {e}")),
         },
+        Command::Load {
+            target,
+            terminals,
+            idle,
+            iso_links,
+            window,
+            payments,
+            duration,
+        } => {
+            let options = LoadOptions {
+                terminals,
+                idle,
+                iso_links,
+                window,
+                payments: payments.clamp(0.0, 1.0),
+                duration: std::time::Duration::from_secs(duration.max(1)),
+                daemon_pid: None,
+            };
+            match runtime() {
+                Ok(r) => r.block_on(load(&target, options)),
+                Err(e) => fail(&format!("cannot start the runtime: {e}")),
+            }
+        }
         Command::Demo { target, prints } => match runtime() {
             Ok(r) => r.block_on(demo(&target, &prints)),
             Err(e) => fail(&format!("cannot start the runtime: {e}")),
@@ -163,6 +213,68 @@ async fn target(args: &TargetArgs) -> anyhow::Result<Target> {
             t.pki = args.pki.clone().unwrap_or_else(|| here.join("data/pki"));
             Ok(t)
         }
+    }
+}
+
+async fn load(args: &TargetArgs, mut options: LoadOptions) -> ExitCode {
+    // Without a target, a daemon of its own: every terminal uses the demonstration terminal's
+    // certificate, so it may hold as many sessions as the run opens.
+    let sessions = (options.terminals + 16).to_string();
+    let spawned = if args.target.is_none() {
+        let started = adapter_conformance::spawn::daemon_binary().and_then(|bin| {
+            adapter_conformance::spawn::SpawnedDaemon::start(
+                &bin,
+                &[
+                    (
+                        "STM_ADAPTER__TSP__MAX_SESSIONS_PER_TERMINAL",
+                        sessions.as_str(),
+                    ),
+                    ("STM_ADAPTER__TSP__IDLE_TIMEOUT_SECONDS", "3600"),
+                ],
+            )
+        });
+        match started {
+            Ok(d) => Some(d),
+            Err(e) => return fail(&format!("{e:#}")),
+        }
+    } else {
+        None
+    };
+    let target = match &spawned {
+        Some(d) => {
+            options.daemon_pid = Some(d.pid());
+            d.target()
+        }
+        None => match target(args).await {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("target: {e:#}")),
+        },
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "stm-conformance load against {}: {} terminals{}, {} links × {} in flight, {:.0} % payments, {} s",
+        target.label,
+        options.terminals,
+        if options.idle { " (idle)" } else { "" },
+        options.iso_links,
+        options.window,
+        options.payments * 100.0,
+        options.duration.as_secs()
+    );
+    let result = adapter_conformance::load::run(&target, &options, &mut |line| {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    })
+    .await;
+    drop(spawned);
+    match result {
+        Ok(report) => match serde_json::to_string(&report) {
+            Ok(json) => {
+                let _ = writeln!(std::io::stdout(), "{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        Err(e) => fail(&format!("{e:#}")),
     }
 }
 

@@ -1,0 +1,447 @@
+//! `stm-conformance load`: drives STM sessions and ISO 8583 traffic at a daemon and measures what
+//! it sustains — sessions per second, ISO 8583 transactions and payments per second, latency
+//! percentiles from an HDR histogram, errors by kind, and the daemon's resident memory.
+//!
+//! - Each of `terminals` simulated STMs either runs sessions back to back (open, the public
+//!   look-up 养老机构信息查询 with no identity, close) or, with `idle`, opens one session and holds
+//!   it for the whole run.
+//! - Each of `iso_links` gov-bill links signs on and keeps `window` requests in flight: notice
+//!   inquiries, and payments of fresh load-test notices (the sandbox's `load_notices` range), in
+//!   the proportion `payments`.
+//!
+//! Latency is request to answer on the ISO 8583 links, or (with no links) a whole session.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use adapter_protocols::tsp::client::TerminalClient;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use crate::sim::devices::{self, Devices};
+use crate::sim::switch::GovBillSwitch;
+use crate::sim::terminal::{Script, TerminalSim, session_open};
+use crate::target::Target;
+
+/// The item sessions run: a public look-up with no identity (Form, Confirm, Deliver, Rate).
+pub const LOOK_UP: &str = "442004006000";
+
+/// The first load-test notice (fixtures/sandbox/sandbox.toml, `load_notices`).
+const LOAD_NOTICES: u128 = 44_010_026_990_000_000_000;
+
+/// What to drive.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub terminals: usize,
+    pub idle: bool,
+    pub iso_links: usize,
+    /// Requests in flight per link.
+    pub window: usize,
+    /// The share of payments among ISO 8583 requests, 0.0 to 1.0.
+    pub payments: f64,
+    pub duration: Duration,
+    /// The daemon's process id, to read its resident memory (when it runs on this machine).
+    pub daemon_pid: Option<u32>,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+/// The one JSON object `load` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    pub sessions_per_s: f64,
+    pub iso8583_tps: f64,
+    pub payments_per_s: f64,
+    pub latency_ms: Latency,
+    pub errors: BTreeMap<String, u64>,
+    pub daemon_rss_mib: Option<f64>,
+    /// What ran: for the record next to the figures.
+    pub run: RunFacts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFacts {
+    pub seconds: f64,
+    pub terminals: usize,
+    pub idle: bool,
+    pub sessions_open_at_end: u64,
+    pub iso_links: usize,
+    pub window: usize,
+    pub iso8583_answers: u64,
+    pub payments_approved: u64,
+    pub inquiries_answered: u64,
+    /// Payments store-and-forward had still to confirm when the run ended (admin /metrics).
+    pub saf_pending_at_end: Option<f64>,
+}
+
+#[derive(Default)]
+struct Counters {
+    sessions: AtomicU64,
+    open: AtomicU64,
+    answers: AtomicU64,
+    payments: AtomicU64,
+    inquiries: AtomicU64,
+}
+
+struct Shared {
+    counters: Counters,
+    errors: std::sync::Mutex<BTreeMap<String, u64>>,
+    /// ISO 8583 request to answer.
+    latency: Mutex<Histogram<u64>>,
+    /// A whole look-up session.
+    session_latency: Mutex<Histogram<u64>>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn error(&self, kind: impl Into<String>) {
+        let mut e = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *e.entry(kind.into()).or_default() += 1;
+    }
+
+    async fn record(&self, histogram: &Mutex<Histogram<u64>>, since: Instant) {
+        let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        histogram.lock().await.saturating_record(micros.max(1));
+    }
+}
+
+/// Reads the resident memory of process `pid` (MiB) from /proc.
+pub fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+/// A value of the daemon's admin /metrics (`stm_adapter_NAME`).
+pub async fn metric(admin: SocketAddr, name: &str) -> Option<f64> {
+    let mut tcp = tokio::net::TcpStream::connect(admin).await.ok()?;
+    tcp.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .ok()?;
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.ok()?;
+    let prefix = format!("stm_adapter_{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The daemon's resident memory from its admin /metrics.
+pub async fn rss_from_metrics(admin: SocketAddr) -> Option<f64> {
+    metric(admin, "resident_memory_bytes")
+        .await
+        .map(|b| b / 1024.0 / 1024.0)
+}
+
+/// Runs the load; `progress` gets a line a second.
+pub async fn run(
+    target: &Target,
+    options: &LoadOptions,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> anyhow::Result<LoadReport> {
+    let shared = Arc::new(Shared {
+        counters: Counters::default(),
+        errors: std::sync::Mutex::new(BTreeMap::new()),
+        latency: Mutex::new(Histogram::new_with_bounds(1, 120_000_000, 3)?),
+        session_latency: Mutex::new(Histogram::new_with_bounds(1, 120_000_000, 3)?),
+        stop: AtomicBool::new(false),
+    });
+    let mut tasks = Vec::new();
+    // Terminals first, so idle sessions are all open before the clock starts on the links.
+    for t in 0..options.terminals {
+        let config = target.terminal("STM-DEMO-0001")?;
+        let shared = Arc::clone(&shared);
+        let idle = options.idle;
+        tasks.push(tokio::spawn(async move {
+            // Spread the TLS handshakes over the first seconds.
+            tokio::time::sleep(Duration::from_millis((t % 1000) as u64)).await;
+            if idle {
+                idle_terminal(config, &shared).await;
+            } else {
+                busy_terminal(config, &shared).await;
+            }
+        }));
+    }
+    if options.idle && options.terminals > 0 {
+        let until = Instant::now() + Duration::from_secs(120);
+        while shared.counters.open.load(Ordering::Relaxed) + error_count(&shared)
+            < options.terminals as u64
+            && Instant::now() < until
+        {
+            progress(&format!(
+                "opening idle sessions: {} of {}",
+                shared.counters.open.load(Ordering::Relaxed),
+                options.terminals
+            ));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let switch = target.switch;
+    for link in 0..options.iso_links {
+        let shared = Arc::clone(&shared);
+        let window = options.window.max(1);
+        let payments = options.payments;
+        let Some(addr) = switch else { break };
+        tasks.push(tokio::spawn(async move {
+            iso_link(addr, link, window, payments, &shared).await;
+        }));
+    }
+    let started = Instant::now();
+    let mut rss_max: Option<f64> = None;
+    let mut last = (0u64, 0u64, 0u64);
+    let mut tick = Instant::now();
+    while started.elapsed() < options.duration {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss = match (options.daemon_pid, target.admin) {
+            (Some(pid), _) => rss_mib(pid),
+            (None, Some(admin)) => rss_from_metrics(admin).await,
+            _ => None,
+        };
+        if let Some(r) = rss {
+            rss_max = Some(rss_max.map_or(r, |m: f64| m.max(r)));
+        }
+        let c = &shared.counters;
+        let now = (
+            c.sessions.load(Ordering::Relaxed),
+            c.answers.load(Ordering::Relaxed),
+            c.payments.load(Ordering::Relaxed),
+        );
+        let secs = tick.elapsed().as_secs_f64().max(0.001);
+        tick = Instant::now();
+        let p99 = shared.latency.lock().await.value_at_quantile(0.99) as f64 / 1000.0;
+        progress(&format!(
+            "[{:>4.0} s] sessions {:.0}/s ({} open) · iso8583 {:.0}/s · payments {:.0}/s · p99 {p99:.1} ms · errors {} · daemon {}",
+            started.elapsed().as_secs_f64(),
+            (now.0 - last.0) as f64 / secs,
+            c.open.load(Ordering::Relaxed),
+            (now.1 - last.1) as f64 / secs,
+            (now.2 - last.2) as f64 / secs,
+            error_count(&shared),
+            rss.map_or("?".into(), |r| format!("{r:.0} MiB")),
+        ));
+        last = now;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    shared.stop.store(true, Ordering::SeqCst);
+    let c = &shared.counters;
+    let (sessions, answers, payments, inquiries, open) = (
+        c.sessions.load(Ordering::Relaxed),
+        c.answers.load(Ordering::Relaxed),
+        c.payments.load(Ordering::Relaxed),
+        c.inquiries.load(Ordering::Relaxed),
+        c.open.load(Ordering::Relaxed),
+    );
+    for t in tasks {
+        t.abort();
+    }
+    let saf_pending_at_end = match target.admin {
+        Some(admin) => metric(admin, "saf_pending").await,
+        None => None,
+    };
+    let iso = shared.latency.lock().await;
+    let session = shared.session_latency.lock().await;
+    let h = if iso.is_empty() { &*session } else { &*iso };
+    let ms = |q: f64| (h.value_at_quantile(q) as f64 / 10.0).round() / 100.0;
+    let errors = shared
+        .errors
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    Ok(LoadReport {
+        sessions_per_s: round(sessions as f64 / seconds),
+        iso8583_tps: round(answers as f64 / seconds),
+        payments_per_s: round(payments as f64 / seconds),
+        latency_ms: Latency {
+            p50: ms(0.50),
+            p95: ms(0.95),
+            p99: ms(0.99),
+        },
+        errors,
+        daemon_rss_mib: rss_max.map(round),
+        run: RunFacts {
+            seconds: round(seconds),
+            terminals: options.terminals,
+            idle: options.idle,
+            sessions_open_at_end: open,
+            iso_links: options.iso_links,
+            window: options.window,
+            iso8583_answers: answers,
+            payments_approved: payments,
+            inquiries_answered: inquiries,
+            saf_pending_at_end,
+        },
+    })
+}
+
+fn round(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn error_count(shared: &Shared) -> u64 {
+    shared
+        .errors
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .values()
+        .sum()
+}
+
+/// A terminal that opens one session and holds it.
+async fn idle_terminal(config: adapter_protocols::tsp::client::ClientConfig, shared: &Shared) {
+    let mut client = match TerminalClient::connect(config).await {
+        Ok(c) => c,
+        Err(e) => return shared.error(format!("tsp_connect: {}", kind(&e.to_string()))),
+    };
+    if let Err(e) = client
+        .open(session_open(&crate::sim::terminal::FULL_STM))
+        .await
+    {
+        return shared.error(format!("tsp_open: {}", kind(&e.to_string())));
+    }
+    shared.counters.open.fetch_add(1, Ordering::Relaxed);
+    while !shared.stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = client.close(None).await;
+}
+
+/// A terminal that runs look-up sessions back to back.
+async fn busy_terminal(config: adapter_protocols::tsp::client::ClientConfig, shared: &Shared) {
+    let Ok(citizen) = devices::citizen("440106198503151014") else {
+        return shared.error("fixture citizen");
+    };
+    while !shared.stop.load(Ordering::Relaxed) {
+        let since = Instant::now();
+        let mut sim = match TerminalSim::open(config.clone(), Devices::new(citizen.clone())).await {
+            Ok(s) => s,
+            Err(e) => {
+                shared.error(format!("tsp_open: {}", kind(&format!("{e:#}"))));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        shared.counters.open.fetch_add(1, Ordering::Relaxed);
+        let run = sim.run_item(LOOK_UP, &Script::default(), |_| {}).await;
+        let _ = sim.close().await;
+        shared.counters.open.fetch_sub(1, Ordering::Relaxed);
+        match run {
+            Ok(r) if r.outcome_name() == "Completed" => {
+                shared.counters.sessions.fetch_add(1, Ordering::Relaxed);
+                shared.record(&shared.session_latency, since).await;
+            }
+            Ok(r) => shared.error(format!("session_{}", r.outcome_name())),
+            Err(e) => shared.error(format!("session: {}", kind(&format!("{e:#}")))),
+        }
+    }
+}
+
+/// The first words of an error: enough to group by.
+fn kind(message: &str) -> String {
+    message
+        .split([':', '(', '\n'])
+        .next()
+        .unwrap_or(message)
+        .trim()
+        .chars()
+        .take(60)
+        .collect()
+}
+
+/// One gov-bill link with `window` requests in flight.
+async fn iso_link(addr: SocketAddr, link: usize, window: usize, payments: f64, shared: &Shared) {
+    let mut switch = match GovBillSwitch::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => return shared.error(format!("iso8583_connect: {}", kind(&format!("{e:#}")))),
+    };
+    switch.terminal = format!("LOAD{link:04}");
+    match switch.sign_on().await {
+        Ok(a) if a.code() == Some("00") => {}
+        _ => return shared.error("iso8583_sign_on"),
+    }
+    // Notices: link `link` pays its own slice of a million of the load-test range; inquiries
+    // ask about the last million, which nobody pays.
+    let mut next_notice = LOAD_NOTICES + (link as u128) * 1_000_000;
+    let mut sent: HashMap<String, (Instant, bool)> = HashMap::new();
+    let mut rng_state = 0x9E37_79B9_7F4A_7C15u64 ^ (link as u64);
+    let mut draw = move || {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        (rng_state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    loop {
+        while sent.len() < window && !shared.stop.load(Ordering::Relaxed) {
+            let pay = draw() < payments;
+            let notice = if pay {
+                next_notice += 1;
+                next_notice
+            } else {
+                LOAD_NOTICES + 99_000_000 + (draw() * 1_000_000.0) as u128
+            };
+            let m = if pay {
+                switch.financial("500000", &notice.to_string(), Some(100))
+            } else {
+                switch.financial("380000", &notice.to_string(), None)
+            };
+            let Ok(m) = m else {
+                return shared.error("iso8583_build");
+            };
+            let stan = m.text(11).unwrap_or_default().to_owned();
+            if switch.send(&m).await.is_err() {
+                return shared.error("iso8583_closed");
+            }
+            sent.insert(stan, (Instant::now(), pay));
+        }
+        if sent.is_empty() {
+            return;
+        }
+        let answer = match switch.recv_within(Duration::from_secs(30)).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return shared.error("iso8583_closed"),
+            Err(_) => return shared.error("iso8583_timeout"),
+        };
+        let stan = answer.text(11).unwrap_or_default().to_owned();
+        let Some((since, pay)) = sent.remove(&stan) else {
+            shared.error("iso8583_unmatched");
+            continue;
+        };
+        shared.record(&shared.latency, since).await;
+        shared.counters.answers.fetch_add(1, Ordering::Relaxed);
+        match answer.code() {
+            Some("00") if pay => {
+                shared.counters.payments.fetch_add(1, Ordering::Relaxed);
+            }
+            Some("00") => {
+                shared.counters.inquiries.fetch_add(1, Ordering::Relaxed);
+            }
+            other => shared.error(format!(
+                "de39_{}_{}",
+                other.unwrap_or("none"),
+                if pay { "payment" } else { "inquiry" }
+            )),
+        }
+    }
+}
