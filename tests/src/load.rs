@@ -44,6 +44,8 @@ pub struct LoadOptions {
     pub window: usize,
     /// The share of payments among ISO 8583 requests, 0.0 to 1.0.
     pub payments: f64,
+    /// ISO 8583 requests per second over all links; 0: as fast as answers come back.
+    pub rate: f64,
     pub duration: Duration,
     /// The daemon's process id, to read its resident memory (when it runs on this machine).
     pub daemon_pid: Option<u32>,
@@ -78,6 +80,7 @@ pub struct RunFacts {
     pub sessions_open_at_end: u64,
     pub iso_links: usize,
     pub window: usize,
+    pub rate: f64,
     pub iso8583_answers: u64,
     pub payments_approved: u64,
     pub inquiries_answered: u64,
@@ -200,14 +203,19 @@ pub async fn run(
         }
     }
     let switch = target.switch;
+    let per_link = if options.iso_links > 0 {
+        options.rate / options.iso_links as f64
+    } else {
+        0.0
+    };
     for link in 0..options.iso_links {
         let shared = Arc::clone(&shared);
         let window = options.window.max(1);
         let payments = options.payments;
         let Some(addr) = switch else { break };
-        tasks.push(tokio::spawn(async move {
-            iso_link(addr, link, window, payments, &shared).await;
-        }));
+        tasks.push(tokio::spawn(iso_link(
+            addr, link, window, payments, per_link, shared,
+        )));
     }
     let started = Instant::now();
     let mut rss_max: Option<f64> = None;
@@ -288,6 +296,7 @@ pub async fn run(
             sessions_open_at_end: open,
             iso_links: options.iso_links,
             window: options.window,
+            rate: options.rate,
             iso8583_answers: answers,
             payments_approved: payments,
             inquiries_answered: inquiries,
@@ -358,20 +367,30 @@ async fn busy_terminal(config: adapter_protocols::tsp::client::ClientConfig, sha
     }
 }
 
-/// The first words of an error: enough to group by.
+/// An error message to group by: its first line, digits as `#`, at most 100 characters.
 fn kind(message: &str) -> String {
     message
-        .split([':', '(', '\n'])
+        .lines()
         .next()
         .unwrap_or(message)
         .trim()
         .chars()
-        .take(60)
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .take(100)
         .collect()
 }
 
-/// One gov-bill link with `window` requests in flight.
-async fn iso_link(addr: SocketAddr, link: usize, window: usize, payments: f64, shared: &Shared) {
+/// One gov-bill link with at most `window` requests in flight, sent as fast as answers come
+/// back or, with `rate` (requests per second on this link), at that pace. A reading task
+/// takes the answers, so latency is never the time a request waited to be read.
+async fn iso_link(
+    addr: SocketAddr,
+    link: usize,
+    window: usize,
+    payments: f64,
+    rate: f64,
+    shared: Arc<Shared>,
+) {
     let mut switch = match GovBillSwitch::connect(addr).await {
         Ok(s) => s,
         Err(e) => return shared.error(format!("iso8583_connect: {}", kind(&format!("{e:#}")))),
@@ -381,10 +400,53 @@ async fn iso_link(addr: SocketAddr, link: usize, window: usize, payments: f64, s
         Ok(a) if a.code() == Some("00") => {}
         _ => return shared.error("iso8583_sign_on"),
     }
+    let Some(mut reader) = switch.take_reader() else {
+        return shared.error("iso8583_reader");
+    };
+    let sent: Arc<std::sync::Mutex<HashMap<String, (Instant, bool)>>> = Arc::default();
+    let slots = Arc::new(tokio::sync::Semaphore::new(window.max(1)));
+    let reading = {
+        let (sent, slots, shared) = (Arc::clone(&sent), Arc::clone(&slots), Arc::clone(&shared));
+        tokio::spawn(async move {
+            loop {
+                let answer = match reader.recv_within(Duration::from_secs(30)).await {
+                    Ok(Some(a)) => a,
+                    // The run ending closes the link: not the daemon's error.
+                    _ if shared.stop.load(Ordering::Relaxed) => return,
+                    Ok(None) => return shared.error("iso8583_closed"),
+                    Err(_) => return shared.error("iso8583_timeout"),
+                };
+                let stan = answer.text(11).unwrap_or_default().to_owned();
+                let request = sent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&stan);
+                let Some((since, pay)) = request else {
+                    shared.error("iso8583_unmatched");
+                    continue;
+                };
+                slots.add_permits(1);
+                shared.record(&shared.latency, since).await;
+                shared.counters.answers.fetch_add(1, Ordering::Relaxed);
+                match answer.code() {
+                    Some("00") if pay => {
+                        shared.counters.payments.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some("00") => {
+                        shared.counters.inquiries.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => shared.error(format!(
+                        "de39_{}_{}",
+                        other.unwrap_or("none"),
+                        if pay { "payment" } else { "inquiry" }
+                    )),
+                }
+            }
+        })
+    };
     // Notices: link `link` pays its own slice of a million of the load-test range; inquiries
     // ask about the last million, which nobody pays.
     let mut next_notice = LOAD_NOTICES + (link as u128) * 1_000_000;
-    let mut sent: HashMap<String, (Instant, bool)> = HashMap::new();
     let mut rng_state = 0x9E37_79B9_7F4A_7C15u64 ^ (link as u64);
     let mut draw = move || {
         rng_state ^= rng_state << 13;
@@ -392,56 +454,39 @@ async fn iso_link(addr: SocketAddr, link: usize, window: usize, payments: f64, s
         rng_state ^= rng_state << 17;
         (rng_state >> 11) as f64 / (1u64 << 53) as f64
     };
-    loop {
-        while sent.len() < window && !shared.stop.load(Ordering::Relaxed) {
-            let pay = draw() < payments;
-            let notice = if pay {
-                next_notice += 1;
-                next_notice
-            } else {
-                LOAD_NOTICES + 99_000_000 + (draw() * 1_000_000.0) as u128
-            };
-            let m = if pay {
-                switch.financial("500000", &notice.to_string(), Some(100))
-            } else {
-                switch.financial("380000", &notice.to_string(), None)
-            };
-            let Ok(m) = m else {
-                return shared.error("iso8583_build");
-            };
-            let stan = m.text(11).unwrap_or_default().to_owned();
-            if switch.send(&m).await.is_err() {
-                return shared.error("iso8583_closed");
-            }
-            sent.insert(stan, (Instant::now(), pay));
-        }
-        if sent.is_empty() {
-            return;
-        }
-        let answer = match switch.recv_within(Duration::from_secs(30)).await {
-            Ok(Some(a)) => a,
-            Ok(None) => return shared.error("iso8583_closed"),
-            Err(_) => return shared.error("iso8583_timeout"),
+    let started = tokio::time::Instant::now();
+    let mut n: u64 = 0;
+    while !shared.stop.load(Ordering::Relaxed) && !reading.is_finished() {
+        let Ok(permit) = slots.acquire().await else {
+            break;
         };
-        let stan = answer.text(11).unwrap_or_default().to_owned();
-        let Some((since, pay)) = sent.remove(&stan) else {
-            shared.error("iso8583_unmatched");
-            continue;
+        permit.forget();
+        if rate > 0.0 {
+            tokio::time::sleep_until(started + Duration::from_secs_f64(n as f64 / rate)).await;
+        }
+        n += 1;
+        let pay = draw() < payments;
+        let notice = if pay {
+            next_notice += 1;
+            next_notice
+        } else {
+            LOAD_NOTICES + 99_000_000 + (draw() * 1_000_000.0) as u128
         };
-        shared.record(&shared.latency, since).await;
-        shared.counters.answers.fetch_add(1, Ordering::Relaxed);
-        match answer.code() {
-            Some("00") if pay => {
-                shared.counters.payments.fetch_add(1, Ordering::Relaxed);
-            }
-            Some("00") => {
-                shared.counters.inquiries.fetch_add(1, Ordering::Relaxed);
-            }
-            other => shared.error(format!(
-                "de39_{}_{}",
-                other.unwrap_or("none"),
-                if pay { "payment" } else { "inquiry" }
-            )),
+        let m = if pay {
+            switch.financial("500000", &notice.to_string(), Some(100))
+        } else {
+            switch.financial("380000", &notice.to_string(), None)
+        };
+        let Ok(m) = m else {
+            return shared.error("iso8583_build");
+        };
+        let stan = m.text(11).unwrap_or_default().to_owned();
+        sent.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(stan, (Instant::now(), pay));
+        if switch.send(&m).await.is_err() && !shared.stop.load(Ordering::Relaxed) {
+            return shared.error("iso8583_closed");
         }
     }
+    reading.abort();
 }

@@ -90,6 +90,9 @@ enum Command {
         /// Share of payments among ISO 8583 requests (the rest are notice inquiries).
         #[arg(long, default_value_t = 0.5)]
         payments: f64,
+        /// ISO 8583 requests per second over all links (0: as fast as answers come back).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// Seconds to run.
         #[arg(long, default_value_t = 30)]
         duration: u64,
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
             iso_links,
             window,
             payments,
+            rate,
             duration,
         } => {
             let options = LoadOptions {
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
                 iso_links,
                 window,
                 payments: payments.clamp(0.0, 1.0),
+                rate: rate.max(0.0),
                 duration: std::time::Duration::from_secs(duration.max(1)),
                 daemon_pid: None,
             };
@@ -219,7 +224,7 @@ async fn target(args: &TargetArgs) -> anyhow::Result<Target> {
 async fn load(args: &TargetArgs, mut options: LoadOptions) -> ExitCode {
     // Without a target, a daemon of its own: every terminal uses the demonstration terminal's
     // certificate, so it may hold as many sessions as the run opens.
-    let sessions = (options.terminals + 16).to_string();
+    let sessions = (options.terminals * 4 + 16).to_string();
     let spawned = if args.target.is_none() {
         let started = adapter_conformance::spawn::daemon_binary().and_then(|bin| {
             adapter_conformance::spawn::SpawnedDaemon::start(

@@ -299,7 +299,12 @@ impl TspGateway {
             warn!(terminal = %terminal_id, "certificate of an unregistered terminal");
             return Err("unregistered terminal".into());
         };
+        // Small buffers: TSP messages are small and a daemon holds thousands of idle sessions
+        // (tungstenite's default is 128 KiB read + 128 KiB write per connection).
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(4 * MAX_FRAME_BYTES)
             .max_message_size(Some(MAX_FRAME_BYTES))
             .max_frame_size(Some(MAX_FRAME_BYTES));
         let ws = tokio_tungstenite::accept_hdr_async_with_config(tls, check_path, Some(ws_config))

@@ -85,23 +85,25 @@ impl JournalStore for SqliteStore {
         let Some(last) = batch.last() else {
             return Ok(());
         };
+        /// Rows per INSERT: one statement (one trip to SQLite's worker thread) for many records,
+        /// well inside SQLite's limit of 32,766 bound values (8 a row).
+        const ROWS: usize = 256;
         let mut tx = self.pool.begin().await.map_err(err)?;
-        for r in batch {
-            sqlx::query(
-                "INSERT INTO journal (seq, at, session_id, terminal_id, kind, body, prev_hash, hash)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(r.seq)
-            .bind(&r.at)
-            .bind(&r.session_id)
-            .bind(&r.terminal_id)
-            .bind(&r.kind)
-            .bind(&r.body)
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        for rows in batch.chunks(ROWS) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO journal (seq, at, session_id, terminal_id, kind, body, prev_hash, hash) ",
+            );
+            insert.push_values(rows, |mut row, r| {
+                row.push_bind(r.seq)
+                    .push_bind(&r.at)
+                    .push_bind(&r.session_id)
+                    .push_bind(&r.terminal_id)
+                    .push_bind(&r.kind)
+                    .push_bind(&r.body)
+                    .push_bind(&r.prev_hash)
+                    .push_bind(&r.hash);
+            });
+            insert.build().execute(&mut *tx).await.map_err(err)?;
         }
         sqlx::query(
             "INSERT INTO journal_head (id, seq, hash) VALUES (1, ?, ?)

@@ -279,7 +279,12 @@ impl TerminalClient {
             .map_err(|e| fail(e.to_string()))?;
         let url = format!("wss://{}/tsp/v1", self.config.server_name);
         let request = url.into_client_request().map_err(|e| fail(e.to_string()))?;
+        // Small buffers: TSP messages are small and a daemon holds thousands of idle sessions
+        // (tungstenite's default is 128 KiB read + 128 KiB write per connection).
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(4 * MAX_FRAME_BYTES)
             .max_message_size(Some(MAX_FRAME_BYTES))
             .max_frame_size(Some(MAX_FRAME_BYTES));
         let (ws, _) = tokio_tungstenite::client_async_with_config(request, tls, Some(ws_config))

@@ -10,6 +10,7 @@ use adapter_protocols::iso8583::{Dialect, Message, Mti, SubKey, Subfield, Value,
 use anyhow::{Context, anyhow};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// The gov-bill dialect.
 pub fn dialect() -> &'static Dialect {
@@ -63,7 +64,9 @@ pub struct PaymentRef {
 /// One link.
 #[derive(Debug)]
 pub struct GovBillSwitch {
-    stream: TcpStream,
+    writer: OwnedWriteHalf,
+    /// `None` once [`GovBillSwitch::take_reader`] handed it to a reading task.
+    reader: Option<SwitchReader>,
     stan: u32,
     /// DE41 of the ATM the payments come from.
     pub terminal: String,
@@ -92,8 +95,10 @@ impl GovBillSwitch {
             .await
             .with_context(|| format!("connecting to {addr}"))?;
         stream.set_nodelay(true)?;
+        let (reader, writer) = stream.into_split();
         Ok(GovBillSwitch {
-            stream,
+            writer,
+            reader: Some(SwitchReader { reader }),
             stan: 0,
             terminal: "ATM00001".into(),
             acquirer: "01020000".into(),
@@ -305,37 +310,28 @@ impl GovBillSwitch {
     pub async fn send_raw_body(&mut self, body: &[u8]) -> anyhow::Result<()> {
         let mut frame = u16::try_from(body.len())?.to_be_bytes().to_vec();
         frame.extend_from_slice(body);
-        self.stream.write_all(&frame).await?;
+        self.writer.write_all(&frame).await?;
         Ok(())
     }
 
     /// Writes bytes as they are (malformed frames).
     pub async fn send_raw(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.stream.write_all(bytes).await?;
+        self.writer.write_all(bytes).await?;
         Ok(())
     }
 
     /// The next message within `wait`; `Ok(None)` when the biller closed the link.
     pub async fn recv_within(&mut self, wait: Duration) -> anyhow::Result<Option<Answer>> {
-        let mut len = [0u8; 2];
-        let read = tokio::time::timeout(wait, self.stream.read_exact(&mut len))
-            .await
-            .map_err(|_| anyhow!("no answer within {wait:?}"))?;
-        if read.is_err() {
-            return Ok(None);
+        match &mut self.reader {
+            Some(r) => r.recv_within(wait).await,
+            None => Err(anyhow!("the link's reader was handed to another task")),
         }
-        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        if self.stream.read_exact(&mut body).await.is_err() {
-            return Ok(None);
-        }
-        let decoded = dialect()
-            .decode(&body)
-            .map_err(|e| anyhow!("the answer does not decode: {e}"))?;
-        let mut message = Message::new(dialect(), decoded.mti());
-        for (de, v) in decoded.fields() {
-            message.set(de, v.clone().into_owned());
-        }
-        Ok(Some(Answer { message }))
+    }
+
+    /// The reading half, for a task that reads answers while another sends (pipelining at a
+    /// set rate); [`GovBillSwitch::recv`] fails from then on.
+    pub fn take_reader(&mut self) -> Option<SwitchReader> {
+        self.reader.take()
     }
 
     /// The next message, within 10 seconds.
@@ -363,5 +359,36 @@ impl GovBillSwitch {
             }
             return Ok(answer);
         }
+    }
+}
+
+/// The reading half of a link.
+#[derive(Debug)]
+pub struct SwitchReader {
+    reader: OwnedReadHalf,
+}
+
+impl SwitchReader {
+    /// The next message within `wait`; `Ok(None)` when the biller closed the link.
+    pub async fn recv_within(&mut self, wait: Duration) -> anyhow::Result<Option<Answer>> {
+        let mut len = [0u8; 2];
+        let read = tokio::time::timeout(wait, self.reader.read_exact(&mut len))
+            .await
+            .map_err(|_| anyhow!("no answer within {wait:?}"))?;
+        if read.is_err() {
+            return Ok(None);
+        }
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if self.reader.read_exact(&mut body).await.is_err() {
+            return Ok(None);
+        }
+        let decoded = dialect()
+            .decode(&body)
+            .map_err(|e| anyhow!("the answer does not decode: {e}"))?;
+        let mut message = Message::new(dialect(), decoded.mti());
+        for (de, v) in decoded.fields() {
+            message.set(de, v.clone().into_owned());
+        }
+        Ok(Some(Answer { message }))
     }
 }
