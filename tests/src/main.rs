@@ -59,6 +59,33 @@ enum Command {
         #[arg(long, default_value = "stm-conformance-prints")]
         prints: PathBuf,
     },
+    /// Certifies a terminal implementation: the kit plays the daemon (an in-process daemon behind
+    /// it), the terminal under test connects and walks through the checklist it prints, and the
+    /// report says what the terminal covered and every message it got wrong.
+    CertifyTerminal {
+        /// Where the terminal under test connects (TLS + WebSocket, /tsp/v1).
+        #[arg(long, default_value = "127.0.0.1:7443")]
+        listen: std::net::SocketAddr,
+        /// Where the daemon keeps its PKI and journal: the terminal's certificates stay the same
+        /// from one run to the next.
+        #[arg(long, default_value = "stm-conformance-daemon")]
+        dir: PathBuf,
+        /// The terminal id the terminal under test presents (its certificate is in DIR).
+        #[arg(long, default_value = "STM-DEMO-0001")]
+        terminal: String,
+        /// The run ends when the terminal has closed this many sessions …
+        #[arg(long, default_value_t = 1)]
+        sessions: usize,
+        /// … or after this many seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write the Markdown report here.
+        #[arg(long, default_value = "stm-conformance-terminal-report.md")]
+        report: PathBuf,
+    },
     /// One end-to-end run a person can follow: an STM session (a certificate printed on A4, a
     /// certificate item with a fee paid by card) and a bank switch's payment and reversal.
     Demo {
@@ -159,6 +186,20 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("cannot start the runtime: {e}")),
             }
         }
+        Command::CertifyTerminal {
+            listen,
+            dir,
+            terminal,
+            sessions,
+            timeout,
+            junit,
+            report,
+        } => match runtime() {
+            Ok(r) => r.block_on(certify_terminal(
+                listen, &dir, &terminal, sessions, timeout, junit, report,
+            )),
+            Err(e) => fail(&format!("cannot start the runtime: {e}")),
+        },
         Command::Demo { target, prints } => match runtime() {
             Ok(r) => r.block_on(demo(&target, &prints)),
             Err(e) => fail(&format!("cannot start the runtime: {e}")),
@@ -280,6 +321,76 @@ async fn load(args: &TargetArgs, mut options: LoadOptions) -> ExitCode {
             Err(e) => fail(&e.to_string()),
         },
         Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+async fn certify_terminal(
+    listen: std::net::SocketAddr,
+    dir: &std::path::Path,
+    terminal: &str,
+    sessions: usize,
+    timeout: u64,
+    junit: Option<PathBuf>,
+    report_file: PathBuf,
+) -> ExitCode {
+    use adapter_conformance::certify::{Certification, instructions};
+    let started = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let run = match Certification::start(listen, dir).await {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("{e:#}")),
+    };
+    for line in instructions(&run, terminal) {
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let mut last = 0;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+        let closed = run.sessions_closed();
+        if closed != last {
+            let _ = writeln!(std::io::stdout(), "sessions closed: {closed} of {sessions}");
+            last = closed;
+        }
+        if closed >= sessions || std::time::Instant::now() >= deadline {
+            break;
+        }
+    }
+    let listen = run.listen;
+    let results = run.finish().await;
+    let t = report::totals(&results);
+    for r in &results {
+        let (word, why) = match &r.status {
+            Status::Passed => ("pass", String::new()),
+            Status::Failed(why) => ("FAIL", format!(" — {why}")),
+            Status::Skipped(why) => ("skip", format!(" — {why}")),
+        };
+        let _ = writeln!(std::io::stdout(), "{word} {}{why}", r.name);
+    }
+    let label = format!("terminal {terminal} against the kit at wss://{listen}/tsp/v1");
+    if let Err(e) = std::fs::write(&report_file, report::markdown(&label, &started, &results)) {
+        return fail(&format!("{}: {e}", report_file.display()));
+    }
+    if let Some(junit) = &junit
+        && let Err(e) = std::fs::write(junit, report::junit(&results))
+    {
+        return fail(&format!("{}: {e}", junit.display()));
+    }
+    let _ = writeln!(
+        std::io::stdout(),
+        "{} passed, {} failed; report {}",
+        t.passed,
+        t.failed,
+        report_file.display()
+    );
+    if t.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

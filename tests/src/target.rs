@@ -58,12 +58,18 @@ impl Target {
     /// A daemon on the embedded defaults in a temporary directory, every listener on a free
     /// loopback port, with a cups-terminal listener for [`CUPS_TERMINAL`].
     pub async fn in_process() -> anyhow::Result<Target> {
-        Self::start(|_, _| Ok(())).await
+        Self::start(None, |_, _| Ok(())).await
+    }
+
+    /// As [`Target::in_process`], with its data (PKI, journal) kept in `dir`: a terminal under
+    /// test keeps the same certificates from one run to the next.
+    pub async fn in_process_at(dir: &Path) -> anyhow::Result<Target> {
+        Self::start(Some(dir), |_, _| Ok(())).await
     }
 
     /// As [`Target::in_process`], but the platform never answers (a closed port).
     pub async fn in_process_platform_down() -> anyhow::Result<Target> {
-        Self::start(|config, dir| {
+        Self::start(None, |config, dir| {
             let ca = dir.join("nobody-ca.pem");
             let nobody = DevCa::generate().map_err(|e| anyhow!("{e}"))?;
             std::fs::write(&ca, &nobody.ca.certificate_pem)?;
@@ -84,10 +90,18 @@ impl Target {
     }
 
     async fn start(
+        at: Option<&Path>,
         tune: impl FnOnce(&mut Config, &Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<Target> {
-        let dir = tempfile::tempdir()?;
-        let keys = dir.path().join("terminal-master-keys.toml");
+        let temporary = tempfile::tempdir()?;
+        let base = match at {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                dir.to_path_buf()
+            }
+            None => temporary.path().to_path_buf(),
+        };
+        let keys = base.join("terminal-master-keys.toml");
         std::fs::write(
             &keys,
             format!(
@@ -96,7 +110,7 @@ impl Target {
             ),
         )?;
         let mut config = Config {
-            data_dir: dir.path().join("data"),
+            data_dir: base.join("data"),
             ..Config::default()
         };
         let any = "127.0.0.1:0".parse::<SocketAddr>()?;
@@ -106,7 +120,7 @@ impl Target {
         config.iso8583.terminal_listen = Some(any);
         config.iso8583.terminal_keys_file = keys;
         config.tsp.drain_seconds = 1;
-        tune(&mut config, dir.path())?;
+        tune(&mut config, &base)?;
         let source = DataSource {
             load: Box::new(|| Ok(shipped())),
             sandbox: adapter_daemon::sandbox::shipped(),
@@ -126,7 +140,7 @@ impl Target {
             pki: e.pki_dir.clone(),
             in_process: true,
             daemon: Some(daemon),
-            _dir: Some(dir),
+            _dir: Some(temporary),
         })
     }
 
