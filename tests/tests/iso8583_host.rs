@@ -696,3 +696,56 @@ async fn an_application_s_status_by_its_case_number() {
     assert_eq!(code(&switch.exchange(&m).await), "B2");
     daemon.stop().await;
 }
+
+/// Requests of a link run side by side: a duplicate sent before its original was answered, and
+/// two payments of one notice sent back to back, must still pay each notice once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_duplicates_and_rival_payments_pay_once() {
+    use adapter_conformance::sim::switch::GovBillSwitch;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), |_| {}).await;
+    let (addr, _) = daemon.endpoints.iso8583.unwrap();
+    let mut switch = GovBillSwitch::connect(addr).await.unwrap();
+    assert_eq!(switch.sign_on().await.unwrap().code(), Some("00"));
+
+    // The same payment twice, the second sent before the first is answered.
+    let original = switch
+        .financial("500000", "44010026120000000051", Some(6100))
+        .unwrap();
+    switch.send(&original).await.unwrap();
+    switch.send(&original).await.unwrap();
+    let a = switch.recv().await.unwrap();
+    let b = switch.recv().await.unwrap();
+    assert_eq!((a.code(), b.code()), (Some("00"), Some("00")));
+    assert_eq!(
+        a.text(38),
+        b.text(38),
+        "the duplicate gets the original's answer"
+    );
+
+    // Two payments (different STANs) of one notice, back to back: one is approved, one is B2.
+    let first = switch
+        .financial("500000", "44010026120000000052", Some(6200))
+        .unwrap();
+    let second = switch
+        .financial("500000", "44010026120000000052", Some(6200))
+        .unwrap();
+    switch.send(&first).await.unwrap();
+    switch.send(&second).await.unwrap();
+    let mut codes = vec![
+        switch.recv().await.unwrap().code().unwrap().to_owned(),
+        switch.recv().await.unwrap().code().unwrap().to_owned(),
+    ];
+    codes.sort();
+    assert_eq!(codes, ["00", "B2"]);
+
+    let payments = settled(&daemon).await;
+    let by_notice = |n: &str| payments.iter().filter(|p| p.notice == n).count();
+    assert_eq!(by_notice("44010026120000000051"), 1);
+    assert_eq!(by_notice("44010026120000000052"), 1);
+    assert!(
+        payments.iter().all(|p| p.state() == "confirmed"),
+        "{payments:?}"
+    );
+    daemon.stop().await;
+}
