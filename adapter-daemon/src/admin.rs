@@ -164,10 +164,8 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 
 async fn metrics(State(state): State<AdminState>) -> Response {
     if let Some(host) = &state.host {
-        let (pending, stuck) = host.store_and_forward_queue();
-        state
-            .metrics
-            .set_store_and_forward(pending.len(), stuck.len());
+        let (pending, stuck) = host.store_and_forward_counts();
+        state.metrics.set_store_and_forward(pending, stuck);
     }
     let text = state.metrics.render(
         state.gateway.session_count(),

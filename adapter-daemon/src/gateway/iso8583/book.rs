@@ -343,9 +343,19 @@ impl Book {
             .collect()
     }
 
+    /// Whether store-and-forward still has work for `key`.
+    pub fn has_work(&self, key: &PaymentKey) -> bool {
+        self.work.contains(key)
+    }
+
     /// How many payments have work left.
     pub fn pending_count(&self) -> usize {
         self.work.len()
+    }
+
+    /// How many payments an operator must settle.
+    pub fn stuck_count(&self) -> usize {
+        self.payments.values().filter(|p| p.stuck).count()
     }
 
     /// Payments an operator must settle.

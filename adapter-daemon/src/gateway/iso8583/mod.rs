@@ -330,6 +330,13 @@ impl HostGateway {
         lock(&self.book).all()
     }
 
+    /// How many payments store-and-forward works on, and how many are left to an operator
+    /// (for /metrics: counted, not copied).
+    pub fn store_and_forward_counts(&self) -> (usize, usize) {
+        let book = lock(&self.book);
+        (book.pending_count(), book.stuck_count())
+    }
+
     /// Payments store-and-forward still works on, and those left to an operator.
     pub fn store_and_forward_queue(&self) -> (Vec<(Payment, Work)>, Vec<Payment>) {
         let book = lock(&self.book);
@@ -372,6 +379,12 @@ impl HostGateway {
             }
             if *stop.borrow() {
                 return;
+            }
+            // A payment that failed once and was finished another way (withdrawn by a
+            // reversal) leaves its retry time behind: forget those now and then.
+            if retry_at.len() > 1024 {
+                let book = lock(&self.book);
+                retry_at.retain(|key, _| book.has_work(key));
             }
             if full {
                 continue;
