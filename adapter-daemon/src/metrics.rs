@@ -362,15 +362,17 @@ impl<J: JournalSink + ?Sized> JournalSink for Arc<J> {
 
 /// The process's resident memory in bytes (VmRSS of /proc/self/status); 0 where there is none.
 pub fn resident_memory_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib * 1024)
+    resident_memory_of("self").unwrap_or(0)
+}
+
+/// The resident memory of process `pid` (`self` for this one) in bytes, from /proc.
+pub fn resident_memory_of(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
 }
 
 #[cfg(test)]

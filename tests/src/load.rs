@@ -124,16 +124,8 @@ impl Shared {
 
 /// Reads the resident memory of process `pid` (MiB) from /proc.
 pub fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
+    adapter_daemon::metrics::resident_memory_of(&pid.to_string())
+        .map(|bytes| bytes as f64 / 1024.0 / 1024.0)
 }
 
 /// A value of the daemon's admin /metrics (`stm_adapter_NAME`).
