@@ -11,15 +11,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use adapter_conformance::sim::devices::{self, Devices};
+use adapter_conformance::sim::terminal::{FULL_STM, session_open};
 use adapter_core::shipped::shipped;
 use adapter_daemon::config::Config;
 use adapter_daemon::daemon::{Daemon, DataSource};
 use adapter_daemon::journal::FieldCipher;
 use adapter_daemon::journal::sqlite::SqliteStore;
 use adapter_daemon::journal::verify::{Problem, verify};
-use adapter_daemon::sandbox::{self, portrait};
+use adapter_daemon::sandbox;
 use adapter_protocols::tsp::client::{ClientConfig, ClientEvent, StepCommand, TerminalClient};
-use adapter_protocols::tsp::{self, CompletionPayload, Outcome, Sensitive};
+use adapter_protocols::tsp::{self, CompletionPayload, Outcome};
 
 const ZHANG_WEI: (&str, &str) = ("440106198503151014", "张伟");
 const CERTIFICATE: &str = "442001001000"; // 户籍证明开具: identify, form, confirm, deliver (PDF), rate
@@ -98,130 +100,21 @@ fn terminal_config(daemon: &Daemon, pki: &Path, id: &str) -> ClientConfig {
     config
 }
 
+/// Session.Open of a full STM (every device), as the conformance kit's simulator sends it.
 fn open_payload() -> tsp::SessionOpen {
-    tsp::SessionOpen {
-        versions: vec!["1.0".into()],
-        terminal: tsp::TerminalInfo {
-            model: "Conformance STM".into(),
-            software_version: "1.0".into(),
-            language: "zh-CN".into(),
-        },
-        capabilities: tsp::TerminalCapabilities {
-            devices: [
-                "id-card-reader",
-                "face-camera",
-                "document-camera",
-                "a4-printer",
-                "receipt-printer",
-                "card-reader",
-                "pin-pad",
-                "qr-scanner",
-                "signature-pad",
-            ]
-            .iter()
-            .map(|d| (*d).to_owned())
-            .collect(),
-        },
-    }
+    session_open(&FULL_STM)
 }
 
-fn image(bytes: &[u8]) -> Sensitive<tsp::Image> {
-    Sensitive::new(tsp::Base64Data::encode(bytes).unwrap())
-}
-
-/// What 张伟 does at the terminal at each step.
+/// What 张伟 does at the terminal at each step: the conformance kit's virtual devices (ID card
+/// and face, the fine's notice number typed in, an approved card, printers that check PDFs).
 fn answer(command: &StepCommand) -> CompletionPayload {
-    let (id, name) = ZHANG_WEI;
-    match command {
-        StepCommand::Identify(_) => CompletionPayload::Identify(tsp::IdentifyResult {
-            method: tsp::IdentifyMethod::IdCardFace,
-            id_card: Some(tsp::IdCardData {
-                name: Sensitive::new(name.into()),
-                sex: "1".into(),
-                ethnicity: "01".into(),
-                birth_date: Sensitive::new("19850315".into()),
-                address: Sensitive::new("广州市天河区体育西路1号".into()),
-                id_number: Sensitive::new(id.into()),
-                issuing_authority: "广州市公安局天河分局".into(),
-                valid_from: "20200101".into(),
-                valid_to: "20400101".into(),
-                photo: image(&portrait(id)),
-            }),
-            face: Some(image(&portrait(id))),
-            qr_code: None,
-        }),
-        StepCommand::Form(f) => CompletionPayload::Form(tsp::FormResult {
-            values: f
-                .fields
-                .iter()
-                .map(|x| {
-                    let value = match x.kind.as_str() {
-                        "payment-notice" => FINE_NOTICE.to_owned(),
-                        "phone" => "13800138000".into(),
-                        "date" => "2026-12-15".into(),
-                        "month" => "2026-10".into(),
-                        "month-range" => "2026-01/2026-06".into(),
-                        "amount" => "100.00".into(),
-                        "number" => "1".into(),
-                        "plate" => "粤A12345".into(),
-                        "address" => "广州市天河区体育西路1号".into(),
-                        _ => x.options.first().cloned().unwrap_or_else(|| "测试".into()),
-                    };
-                    (x.id.clone(), Sensitive::new(value))
-                })
-                .collect(),
-        }),
-        StepCommand::Materials(m) => CompletionPayload::Materials(tsp::MaterialsResult {
-            scans: m
-                .materials
-                .iter()
-                .filter(|r| r.source == "scan")
-                .map(|r| tsp::ScannedMaterial {
-                    name: r.name.clone(),
-                    image: image(b"\xFF\xD8\xFF\xE0 scan"),
-                })
-                .collect(),
-        }),
-        StepCommand::Sign(_) => CompletionPayload::Sign(tsp::SignResult {
-            signature: image(b"\x89PNG signature"),
-        }),
-        StepCommand::Confirm(_) => {
-            CompletionPayload::Confirm(tsp::ConfirmResult { confirmed: true })
-        }
-        // The earliest slot (the daemon sends them in time order).
-        StepCommand::Appointment(a) => CompletionPayload::Appointment(tsp::AppointmentChoice {
-            slot_id: a.slots[0].slot_id.clone(),
-        }),
-        StepCommand::Pay(p) => CompletionPayload::Pay(tsp::PayResult {
-            method: tsp::PayMethod::Card,
-            card: Some(tsp::CardPayment {
-                masked_pan: "622848******1234".into(),
-                approval_code: "123456".into(),
-                rrn: "633206000123".into(),
-                stan: "000123".into(),
-                amount_fen: p.amount_fen,
-            }),
-            cash_fen: None,
-        }),
-        StepCommand::Deliver(d) => CompletionPayload::Deliver(tsp::DeliverResult {
-            results: d
-                .outputs
-                .iter()
-                .map(|o| tsp::DeliveryReport {
-                    result: o.result.clone(),
-                    status: "delivered".into(),
-                    detail: None,
-                })
-                .collect(),
-        }),
-        StepCommand::Rate(_) => CompletionPayload::Rate(tsp::RateResult {
-            score: 5,
-            text: None,
-        }),
-        StepCommand::Submit(_) => CompletionPayload::Submit(tsp::Empty {}),
-        StepCommand::Notice(_) => CompletionPayload::Notice(tsp::Empty {}),
-        StepCommand::Reverse(_) => panic!("no payment should be reversed"),
-    }
+    let (id, _) = ZHANG_WEI;
+    let mut devices = Devices::new(devices::citizen(id).unwrap());
+    devices.notice = Some(FINE_NOTICE.to_owned());
+    devices
+        .answer(command)
+        .unwrap()
+        .expect("the card reader approves every payment")
 }
 
 /// Runs an item to its end; the steps seen (without the `Step.` prefix) and the outcome.
