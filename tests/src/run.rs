@@ -474,8 +474,7 @@ async fn gov_bill_case(
                 )
             }
             "raw" => {
-                let bytes = hex::decode(x.hex.as_deref().unwrap_or_default())
-                    .context("`hex` is not hexadecimal")?;
+                let bytes = raw_bytes(x)?;
                 switch.send_raw(&bytes).await?;
                 match switch.recv_within(Duration::from_secs(10)).await {
                     Ok(None) | Err(_) if x.expect_closed => {
@@ -502,24 +501,13 @@ async fn gov_bill_case(
             seen.push(format!("{step}: {} → closed", x.send));
             continue;
         };
-        ensure!(
-            !x.expect_closed,
-            "exchange {step} ({}): answered, expected the link closed",
-            x.send
-        );
         let code = answer.code().unwrap_or("--").to_owned();
         seen.push(format!(
             "{step}: {} → {} {code}",
             x.send,
             answer.mti().as_str()
         ));
-        if let Some(want) = &x.expect {
-            ensure!(
-                &code == want,
-                "exchange {step} ({}): DE39 {code}, expected {want}",
-                x.send
-            );
-        }
+        check_code(step, x, &code)?;
         for (tag, want) in &x.expect_tags {
             let got = answer.tag(tag);
             ensure!(
@@ -528,6 +516,28 @@ async fn gov_bill_case(
                 x.send
             );
         }
+    }
+    Ok(())
+}
+
+/// The bytes a `raw` exchange sends.
+fn raw_bytes(x: &Exchange) -> anyhow::Result<Vec<u8>> {
+    hex::decode(x.hex.as_deref().unwrap_or_default()).context("`hex` is not hexadecimal")
+}
+
+/// An answer came: the link was not to close, and DE39 is what the exchange expects.
+fn check_code(step: usize, x: &Exchange, code: &str) -> anyhow::Result<()> {
+    ensure!(
+        !x.expect_closed,
+        "exchange {step} ({}): answered, expected the link closed",
+        x.send
+    );
+    if let Some(want) = &x.expect {
+        ensure!(
+            code == want,
+            "exchange {step} ({}): DE39 {code}, expected {want}",
+            x.send
+        );
     }
     Ok(())
 }
@@ -635,8 +645,7 @@ async fn cups_case(
                 t.recv().await?
             }
             "raw" => {
-                let bytes = hex::decode(x.hex.as_deref().unwrap_or_default())
-                    .context("`hex` is not hexadecimal")?;
+                let bytes = raw_bytes(x)?;
                 t.send_raw(&bytes).await?;
                 match t.recv().await {
                     Err(_) if x.expect_closed => {
@@ -659,13 +668,7 @@ async fn cups_case(
             x.send,
             answer.message.mti().as_str()
         ));
-        if let Some(want) = &x.expect {
-            ensure!(
-                &code == want,
-                "exchange {step} ({}): DE39 {code}, expected {want}",
-                x.send
-            );
-        }
+        check_code(step, x, &code)?;
         if let Some(want) = x.expect_amount {
             let got = answer.text(4).and_then(|a| a.parse::<u64>().ok());
             ensure!(
