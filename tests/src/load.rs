@@ -68,8 +68,22 @@ pub struct LoadReport {
     pub latency_ms: Latency,
     pub errors: BTreeMap<String, u64>,
     pub daemon_rss_mib: Option<f64>,
+    /// The daemon's CPU time over the run (user + system, all threads), per ISO 8583 answer and
+    /// in cores (when it runs on this machine): steadier than rates on a shared VM.
+    pub daemon_cpu: Option<CpuUse>,
+    /// The load generator's own CPU time, in cores.
+    pub load_generator_cores: Option<f64>,
     /// What ran: for the record next to the figures.
     pub run: RunFacts,
+}
+
+/// A process's CPU time over the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuUse {
+    /// Cores busy on average (1.0: one core all the time).
+    pub cores: f64,
+    /// Microseconds of CPU per ISO 8583 answer (absent without ISO 8583 traffic).
+    pub us_per_iso8583_answer: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +134,18 @@ impl Shared {
         let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
         histogram.lock().await.saturating_record(micros.max(1));
     }
+}
+
+/// The CPU time (user + system, every thread) process `pid` has used, from /proc/PID/stat
+/// (`self` for this process). Linux counts it in ticks of 1/100 s (USER_HZ).
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
 }
 
 /// Reads the resident memory of process `pid` (MiB) from /proc.
@@ -209,6 +235,11 @@ pub async fn run(
             addr, link, window, payments, per_link, shared,
         )));
     }
+    let daemon_pid = options.daemon_pid.map(|p| p.to_string());
+    let cpu_at_start = (
+        daemon_pid.as_deref().and_then(cpu_seconds),
+        cpu_seconds("self"),
+    );
     let started = Instant::now();
     let mut rss_max: Option<f64> = None;
     let mut last = (0u64, 0u64, 0u64);
@@ -246,6 +277,10 @@ pub async fn run(
     }
     let seconds = started.elapsed().as_secs_f64();
     shared.stop.store(true, Ordering::SeqCst);
+    let cpu_at_end = (
+        daemon_pid.as_deref().and_then(cpu_seconds),
+        cpu_seconds("self"),
+    );
     let c = &shared.counters;
     let (sessions, answers, payments, inquiries, open) = (
         c.sessions.load(Ordering::Relaxed),
@@ -281,6 +316,14 @@ pub async fn run(
         },
         errors,
         daemon_rss_mib: rss_max.map(round),
+        daemon_cpu: cpu_at_start.0.zip(cpu_at_end.0).map(|(a, b)| CpuUse {
+            cores: hundredths((b - a) / seconds),
+            us_per_iso8583_answer: (answers > 0).then(|| round((b - a) * 1e6 / answers as f64)),
+        }),
+        load_generator_cores: cpu_at_start
+            .1
+            .zip(cpu_at_end.1)
+            .map(|(a, b)| hundredths((b - a) / seconds)),
         run: RunFacts {
             seconds: round(seconds),
             terminals: options.terminals,
@@ -299,6 +342,10 @@ pub async fn run(
 
 fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
+}
+
+fn hundredths(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 fn error_count(shared: &Shared) -> u64 {

@@ -11,6 +11,11 @@ use adapter_conformance::scenario;
 use adapter_conformance::target::Target;
 use clap::{Parser, Subcommand};
 
+/// The daemon's allocator (docs/decisions/0005-allocator.md): the load generator shares the box
+/// with the daemon it measures, so it should take as little of it as it can.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Conformance kit for stm-adapter deployments and terminal implementations.
 #[derive(Debug, Parser)]
 #[command(name = "stm-conformance", version, about)]
