@@ -192,12 +192,6 @@ impl Metrics {
 
     /// Counts what a journal record says happened.
     pub fn observe(&self, record: &JournalRecord) {
-        let labels = |pairs: &[(&str, String)]| -> Labels {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect()
-        };
         match &record.event {
             JournalEvent::SessionOpened { .. } => {
                 self.sessions_opened.inc();
@@ -224,19 +218,11 @@ impl Metrics {
                     B::Cancelled { .. } => self.payment("bill_cancelled"),
                 }
             }
-            JournalEvent::Iso8583In(m) | JournalEvent::Iso8583Out(m) => {
-                let direction = if matches!(record.event, JournalEvent::Iso8583In(_)) {
-                    "in"
-                } else {
-                    "out"
-                };
-                self.iso8583_messages
-                    .get_or_create(&labels(&[
-                        ("direction", direction.to_owned()),
-                        ("mti", m.mti.clone()),
-                        ("code", m.response_code.clone().unwrap_or_default()),
-                    ]))
-                    .inc();
+            JournalEvent::Iso8583In(m) => self.iso8583_message("in", m),
+            JournalEvent::Iso8583Out(m) => self.iso8583_message("out", m),
+            JournalEvent::Iso8583Exchange { request, answer } => {
+                self.iso8583_message("in", request);
+                self.iso8583_message("out", answer);
             }
             JournalEvent::PlatformCall {
                 call,
@@ -289,6 +275,16 @@ impl Metrics {
                 _ => {}
             },
         }
+    }
+
+    fn iso8583_message(&self, direction: &str, m: &crate::gateway::iso8583::Summary) {
+        self.iso8583_messages
+            .get_or_create(&labels(&[
+                ("direction", direction.to_owned()),
+                ("mti", m.mti.clone()),
+                ("code", m.response_code.clone().unwrap_or_default()),
+            ]))
+            .inc();
     }
 
     fn payment(&self, kind: &str) {
@@ -365,6 +361,14 @@ pub fn resident_memory_bytes() -> u64 {
     resident_memory_of("self").unwrap_or(0)
 }
 
+/// Prometheus labels from name-value pairs.
+fn labels(pairs: &[(&str, String)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
 /// The resident memory of process `pid` (`self` for this one) in bytes, from /proc.
 pub fn resident_memory_of(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -396,7 +400,29 @@ mod tests {
             millis: 120,
             error: Some(("Retryable".into(), "TIMEOUT".into())),
         }));
+        let summary = |mti: &str, code: Option<&str>| crate::gateway::iso8583::Summary {
+            mti: mti.into(),
+            processing_code: Some("380000".into()),
+            stan: Some("000001".into()),
+            transmitted: None,
+            terminal: None,
+            network_code: None,
+            response_code: code.map(Into::into),
+            notice: None,
+            amount_fen: None,
+        };
+        // An inquiry journaled as one record counts as a message in and a message out.
+        m.observe(&record(JournalEvent::Iso8583Exchange {
+            request: summary("0200", None),
+            answer: summary("0210", Some("00")),
+        }));
         let text = m.render(3, &JournalStats::default(), 1);
+        for line in [
+            "stm_adapter_iso8583_messages_total{direction=\"in\",mti=\"0200\",code=\"\"} 1",
+            "stm_adapter_iso8583_messages_total{direction=\"out\",mti=\"0210\",code=\"00\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
         assert!(
             text.contains("stm_adapter_sessions_opened_total 1"),
             "{text}"

@@ -147,13 +147,11 @@ async fn tampered(sql: &[&str]) -> Vec<Problem> {
     }
     store.close().await;
     let path = dir.path().join("journal.sqlite");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
-        .await
-        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
     for statement in sql {
-        sqlx::query(statement).execute(&pool).await.unwrap();
+        conn.execute_batch(statement).unwrap();
     }
-    pool.close().await;
+    conn.close().unwrap();
     let store = SqliteStore::open(&path).await.unwrap();
     let report = verify(&store, FieldCipher::from_hex(&key).unwrap().chain_key())
         .await

@@ -65,7 +65,7 @@ async fn start() -> Running {
 async fn start_in(dir: &Path) -> Daemon {
     if std::env::var_os("STM_TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug,sqlx=warn,hyper=warn,reqwest=warn")
+            .with_env_filter("debug,hyper=warn,reqwest=warn")
             .with_test_writer()
             .try_init();
     }
@@ -274,12 +274,12 @@ async fn full_sessions_for_several_items_then_the_journal_verifies() {
     assert!(report.records > 40, "{}", report.records);
 
     // Tampering is found and named.
-    let pool = sqlx_pool(&dir.path().join("data/journal.sqlite")).await;
-    sqlx_exec(
-        &pool,
+    let conn = rusqlite::Connection::open(dir.path().join("data/journal.sqlite")).unwrap();
+    conn.execute_batch(
         "UPDATE journal SET body = replace(body, 'Completed', 'Failed') WHERE kind = 'ItemEnded'",
     )
-    .await;
+    .unwrap();
+    conn.close().unwrap();
     let report = journal_report(dir.path()).await;
     assert!(
         matches!(report.problems.first(), Some(Problem::Edited { .. })),
@@ -296,17 +296,6 @@ fn admin_client() -> reqwest::Client {
         .tls_backend_preconfigured(tls)
         .build()
         .unwrap()
-}
-
-async fn sqlx_pool(path: &Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
-        .await
-        .unwrap()
-}
-
-async fn sqlx_exec(pool: &sqlx::SqlitePool, sql: &str) {
-    sqlx::query(sql).execute(pool).await.unwrap();
-    pool.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

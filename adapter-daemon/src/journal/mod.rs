@@ -4,7 +4,7 @@
 //! [`Journal`] is the writer: sessions hand it records and wait for the commit; a single task
 //! numbers, seals and chains them and commits whatever has queued up in one transaction (group
 //! commit), so many sessions share one fsync. Storage is behind [`JournalStore`]: SQLite in WAL
-//! mode today ([`sqlite::SqliteStore`]), PostgreSQL later. [`verify::verify`] walks the chain.
+//! mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later. [`verify::verify`] walks the chain.
 
 pub mod cipher;
 pub mod record;
@@ -43,7 +43,7 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     /// The head as last committed, from the head anchor (not from the records).
     async fn head(&self) -> Result<Option<Head>, StoreError>;
     /// Appends `batch` (consecutive, chained) and moves the head, in one transaction.
-    async fn append(&self, batch: &[Sealed]) -> Result<(), StoreError>;
+    async fn append(&self, batch: Vec<Sealed>) -> Result<(), StoreError>;
     /// Up to `limit` records with `seq > after`, by stored order.
     async fn scan(&self, after: i64, limit: u32) -> Result<Vec<Sealed>, StoreError>;
     /// Whether a write would succeed now (for /readyz).
@@ -169,7 +169,7 @@ async fn writer(
             batch.push(sealed);
         }
         let started = std::time::Instant::now();
-        let result = store.append(&batch).await;
+        let result = store.append(batch).await;
         let n = i64::try_from(pending.len()).unwrap_or(i64::MAX);
         stats.queued.fetch_sub(n, Ordering::Relaxed);
         match result {

@@ -40,6 +40,13 @@ pub enum JournalEvent {
     /// An ISO 8583 message received on a link, and one sent.
     Iso8583In(crate::gateway::iso8583::Summary),
     Iso8583Out(crate::gateway::iso8583::Summary),
+    /// A request that changes nothing (a notice inquiry, an application's status) and its
+    /// answer, in one record written before the answer leaves
+    /// (docs/decisions/0006-journal-throughput.md).
+    Iso8583Exchange {
+        request: crate::gateway::iso8583::Summary,
+        answer: crate::gateway::iso8583::Summary,
+    },
     /// A change to the payment book of the biller host.
     Bill(crate::gateway::iso8583::book::BillEvent),
 }
@@ -125,6 +132,10 @@ pub fn body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, Value)
         JournalEvent::LinkClosed { reason } => ("LinkClosed", json!({ "reason": reason })),
         JournalEvent::Iso8583In(summary) => ("Iso8583In", json!(summary)),
         JournalEvent::Iso8583Out(summary) => ("Iso8583Out", json!(summary)),
+        JournalEvent::Iso8583Exchange { request, answer } => (
+            "Iso8583Exchange",
+            json!({ "request": request, "answer": answer }),
+        ),
         JournalEvent::Bill(event) => ("Bill", json!(event)),
     }
 }

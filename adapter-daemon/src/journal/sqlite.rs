@@ -1,14 +1,16 @@
 //! The journal in SQLite: WAL mode, `synchronous = FULL` (a committed record survives a power
 //! cut), one table of records and a one-row head anchor updated in the same transaction.
+//!
+//! SQLite is synchronous, and the journal has one writer: the store keeps one connection for
+//! writing and one for reading, each used on tokio's blocking pool, so a batch of records costs
+//! one hand-over to a blocking thread and back (docs/decisions/0006-journal-throughput.md).
 
 use std::path::Path;
-use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use rusqlite::{Connection, OpenFlags, params};
 
 use super::{Head, JournalStore, Sealed, StoreError};
 
@@ -16,14 +18,18 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// A connection that [`SqliteStore::close`] can take away.
+type Slot = Arc<Mutex<Option<Connection>>>;
+
 /// A journal file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    write: Slot,
+    read: Slot,
 }
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS journal (
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS journal (
         seq INTEGER PRIMARY KEY,
         at TEXT NOT NULL,
         session_id TEXT NOT NULL,
@@ -32,122 +38,181 @@ const SCHEMA: &[&str] = &[
         body TEXT NOT NULL,
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS journal_session ON journal (session_id)",
-    "CREATE TABLE IF NOT EXISTS journal_head (
+    );
+    CREATE INDEX IF NOT EXISTS journal_session ON journal (session_id);
+    CREATE TABLE IF NOT EXISTS journal_head (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         seq INTEGER NOT NULL,
         hash TEXT NOT NULL
-    )",
-];
+    );";
+
+const INSERT: &str =
+    "INSERT INTO journal (seq, at, session_id, terminal_id, kind, body, prev_hash, hash)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const MOVE_HEAD: &str = "INSERT INTO journal_head (id, seq, hash) VALUES (1, ?1, ?2)
+     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let named = |e: rusqlite::Error| StoreError(format!("{}: {e}", path.display()));
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(named)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(named)?;
+    // `journal_mode` answers with the mode it set: a row, so it is queried, not executed.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(named)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError(format!(
+            "{}: SQLite kept journal mode {mode}, not WAL",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(named)?;
+    Ok(conn)
+}
 
 impl SqliteStore {
     /// Opens (creating if needed) the journal at `path`.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(err)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
-        for statement in SCHEMA {
-            sqlx::query(statement).execute(&pool).await.map_err(err)?;
-        }
-        Ok(SqliteStore { pool })
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let write = connect(&path)?;
+            write
+                .execute_batch(SCHEMA)
+                .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+            let read = connect(&path)?;
+            Ok(SqliteStore {
+                write: Arc::new(Mutex::new(Some(write))),
+                read: Arc::new(Mutex::new(Some(read))),
+            })
+        })
+        .await
+        .map_err(err)?
     }
 
-    /// Closes the pool, checkpointing the WAL.
+    /// Closes both connections; the last one out checkpoints the WAL into the database file.
+    /// Later calls fail.
     pub async fn close(&self) {
-        self.pool.close().await;
+        let slots = [Arc::clone(&self.read), Arc::clone(&self.write)];
+        let _ = tokio::task::spawn_blocking(move || {
+            for slot in slots {
+                let conn = slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                if let Some(conn) = conn {
+                    let _ = conn.close();
+                }
+            }
+        })
+        .await;
     }
+}
+
+/// Runs `work` with the connection in `slot`, on the blocking pool.
+async fn with<T, F>(slot: &Slot, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+{
+    let slot = Arc::clone(slot);
+    tokio::task::spawn_blocking(move || {
+        let mut guard = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = guard
+            .as_mut()
+            .ok_or_else(|| StoreError("the journal is closed".into()))?;
+        work(conn).map_err(err)
+    })
+    .await
+    .map_err(err)?
 }
 
 #[async_trait]
 impl JournalStore for SqliteStore {
     async fn head(&self) -> Result<Option<Head>, StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM journal_head WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
-        Ok(row.map(|r| Head {
-            seq: r.get::<i64, _>(0),
-            hash: r.get::<String, _>(1),
-        }))
+        with(&self.read, |conn| {
+            let mut statement =
+                conn.prepare_cached("SELECT seq, hash FROM journal_head WHERE id = 1")?;
+            let mut rows = statement.query([])?;
+            rows.next()?
+                .map(|r| {
+                    Ok(Head {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                    })
+                })
+                .transpose()
+        })
+        .await
     }
 
-    async fn append(&self, batch: &[Sealed]) -> Result<(), StoreError> {
-        let Some(last) = batch.last() else {
+    async fn append(&self, batch: Vec<Sealed>) -> Result<(), StoreError> {
+        if batch.is_empty() {
             return Ok(());
-        };
-        /// Rows per INSERT: one statement (one trip to SQLite's worker thread) for many records,
-        /// well inside SQLite's limit of 32,766 bound values (8 a row).
-        const ROWS: usize = 256;
-        let mut tx = self.pool.begin().await.map_err(err)?;
-        for rows in batch.chunks(ROWS) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO journal (seq, at, session_id, terminal_id, kind, body, prev_hash, hash) ",
-            );
-            insert.push_values(rows, |mut row, r| {
-                row.push_bind(r.seq)
-                    .push_bind(&r.at)
-                    .push_bind(&r.session_id)
-                    .push_bind(&r.terminal_id)
-                    .push_bind(&r.kind)
-                    .push_bind(&r.body)
-                    .push_bind(&r.prev_hash)
-                    .push_bind(&r.hash);
-            });
-            insert.build().execute(&mut *tx).await.map_err(err)?;
         }
-        sqlx::query(
-            "INSERT INTO journal_head (id, seq, hash) VALUES (1, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        )
-        .bind(last.seq)
-        .bind(&last.hash)
-        .execute(&mut *tx)
+        with(&self.write, move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(INSERT)?;
+                for r in &batch {
+                    insert.execute(params![
+                        r.seq,
+                        r.at,
+                        r.session_id,
+                        r.terminal_id,
+                        r.kind,
+                        r.body,
+                        r.prev_hash,
+                        r.hash
+                    ])?;
+                }
+                if let Some(last) = batch.last() {
+                    tx.prepare_cached(MOVE_HEAD)?
+                        .execute(params![last.seq, last.hash])?;
+                }
+            }
+            tx.commit()
+        })
         .await
-        .map_err(err)?;
-        tx.commit().await.map_err(err)
     }
 
     async fn scan(&self, after: i64, limit: u32) -> Result<Vec<Sealed>, StoreError> {
-        // By rowid, the order records were stored in: a reordering shows.
-        let rows = sqlx::query(
-            "SELECT seq, at, session_id, terminal_id, kind, body, prev_hash, hash
-             FROM journal WHERE seq > ? ORDER BY rowid LIMIT ?",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        with(&self.read, move |conn| {
+            // By rowid, the order records were stored in: a reordering shows.
+            let mut statement = conn.prepare_cached(
+                "SELECT seq, at, session_id, terminal_id, kind, body, prev_hash, hash
+                 FROM journal WHERE seq > ?1 ORDER BY rowid LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![after, i64::from(limit)], |r| {
+                Ok(Sealed {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    session_id: r.get(2)?,
+                    terminal_id: r.get(3)?,
+                    kind: r.get(4)?,
+                    body: r.get(5)?,
+                    prev_hash: r.get(6)?,
+                    hash: r.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })
         .await
-        .map_err(err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Sealed {
-                seq: r.get(0),
-                at: r.get(1),
-                session_id: r.get(2),
-                terminal_id: r.get(3),
-                kind: r.get(4),
-                body: r.get(5),
-                prev_hash: r.get(6),
-                hash: r.get(7),
-            })
-            .collect())
     }
 
     async fn writable(&self) -> Result<(), StoreError> {
-        sqlx::query("BEGIN IMMEDIATE; ROLLBACK;")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(err)
+        with(&self.read, |conn| {
+            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+        })
+        .await
     }
 }

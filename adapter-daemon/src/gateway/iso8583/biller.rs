@@ -105,6 +105,12 @@ impl Request {
         self.message.text(de)
     }
 
+    /// A financial request that changes nothing anywhere: a notice inquiry (380000) or an
+    /// application's status (390000). It is journaled once, with its answer.
+    pub(super) fn changes_nothing(&self) -> bool {
+        self.message.mti().as_str() == "0200" && matches!(self.text(3), Some("380000" | "390000"))
+    }
+
     pub(super) fn missing(&self, required: &[u8]) -> bool {
         required.iter().any(|de| !self.message.has(*de))
     }

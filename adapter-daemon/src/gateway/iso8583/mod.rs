@@ -3,7 +3,8 @@
 //! each request in order, and echoes an idle link.
 //!
 //! Every message in and out is journaled (its MTI, processing code, STAN, terminal and response
-//! code; never a PAN) before the answer leaves. A frame that cannot be decoded closes the link:
+//! code; never a PAN) before the answer leaves: a request that changes something before it is
+//! acted on, one that changes nothing (an inquiry) together with its answer. A frame that cannot be decoded closes the link:
 //! without its STAN there is nothing a switch could match an answer to. Nothing a link does
 //! disturbs another link or the rest of the daemon.
 
@@ -761,7 +762,9 @@ impl HostGateway {
         }
     }
 
-    /// One financial request, off the link's reader: journaled in, answered, journaled out.
+    /// One financial request, off the link's reader: journaled in, answered, journaled out. A
+    /// request that changes nothing is journaled once, with its answer, before the answer
+    /// leaves (docs/decisions/0006-journal-throughput.md).
     async fn handle(
         &self,
         binding: Binding,
@@ -771,9 +774,11 @@ impl HostGateway {
         link: &str,
         peer: &str,
     ) -> Answered {
-        if !self
-            .journal(link, peer, JournalEvent::Iso8583In(request.summary()))
-            .await
+        let read_only = request.changes_nothing();
+        if !read_only
+            && !self
+                .journal(link, peer, JournalEvent::Iso8583In(request.summary()))
+                .await
         {
             return Answered::Unrecorded;
         }
@@ -784,19 +789,23 @@ impl HostGateway {
             Binding::GovBill => biller::answer(self, &mut state, &request, &raw, &origin).await,
             Binding::CupsTerminal => cups::answer(self, &mut state, &request, &raw, &origin).await,
         };
-        match answer {
-            Err(_) => Answered::Unrecorded,
-            Ok(None) => Answered::Send(None, envelope),
-            Ok(Some(out)) => {
-                if self
-                    .journal(link, peer, JournalEvent::Iso8583Out(out.summary.clone()))
-                    .await
-                {
-                    Answered::Send(Some(out.bytes), envelope)
-                } else {
-                    Answered::Unrecorded
-                }
-            }
+        let (event, bytes) = match answer {
+            Err(_) => return Answered::Unrecorded,
+            Ok(None) if read_only => (JournalEvent::Iso8583In(request.summary()), None),
+            Ok(None) => return Answered::Send(None, envelope),
+            Ok(Some(out)) if read_only => (
+                JournalEvent::Iso8583Exchange {
+                    request: request.summary(),
+                    answer: out.summary,
+                },
+                Some(out.bytes),
+            ),
+            Ok(Some(out)) => (JournalEvent::Iso8583Out(out.summary), Some(out.bytes)),
+        };
+        if self.journal(link, peer, event).await {
+            Answered::Send(bytes, envelope)
+        } else {
+            Answered::Unrecorded
         }
     }
 
