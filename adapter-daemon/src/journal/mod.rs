@@ -54,7 +54,38 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
 /// journal, so gateway tests can use a plain vector.
 #[async_trait]
 pub trait JournalSink: Send + Sync {
+    /// Appends `record` and waits until it is committed.
     async fn append(&self, record: JournalRecord) -> Result<(), JournalError>;
+
+    /// Hands `record` over and returns its receipt without waiting for the commit, so the
+    /// caller can work meanwhile; it must wait on the receipt before acting on anything the
+    /// record is meant to precede. Records handed over by one task keep their order. Sinks
+    /// without a queue append at once.
+    async fn submit(&self, record: JournalRecord) -> Receipt {
+        Receipt(Settled::Now(self.append(record).await))
+    }
+}
+
+/// A record handed to the journal: [`Receipt::committed`] waits until it is stored.
+#[derive(Debug)]
+pub struct Receipt(Settled);
+
+#[derive(Debug)]
+enum Settled {
+    Now(Result<(), JournalError>),
+    Later(oneshot::Receiver<Result<(), JournalError>>),
+}
+
+impl Receipt {
+    /// Waits for the commit of the record.
+    pub async fn committed(self) -> Result<(), JournalError> {
+        match self.0 {
+            Settled::Now(result) => result,
+            Settled::Later(done) => done
+                .await
+                .unwrap_or_else(|_| Err(JournalError("the journal writer has stopped".into()))),
+        }
+    }
 }
 
 /// Figures for /metrics.
@@ -113,14 +144,19 @@ impl Journal {
 #[async_trait]
 impl JournalSink for Journal {
     async fn append(&self, record: JournalRecord) -> Result<(), JournalError> {
+        self.submit(record).await.committed().await
+    }
+
+    async fn submit(&self, record: JournalRecord) -> Receipt {
         let (ack, done) = oneshot::channel();
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
         if self.tx.send((record, ack)).await.is_err() {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(JournalError("the journal writer has stopped".into()));
+            return Receipt(Settled::Now(Err(JournalError(
+                "the journal writer has stopped".into(),
+            ))));
         }
-        done.await
-            .unwrap_or_else(|_| Err(JournalError("the journal writer has stopped".into())))
+        Receipt(Settled::Later(done))
     }
 }
 

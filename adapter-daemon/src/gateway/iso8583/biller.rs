@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::book::{BillEvent, Payment, PaymentKey};
 use super::{HostConfig, HostGateway};
+use crate::journal::Receipt;
 
 /// Response codes (DE39) of the binding.
 pub(super) mod code {
@@ -251,6 +252,56 @@ fn cut(text: &str, max: usize) -> String {
 pub(super) struct Origin<'a> {
     pub(super) link: &'a str,
     pub(super) peer: &'a str,
+    /// The commit of the request's own record.
+    pub(super) received: &'a Received,
+}
+
+impl Origin<'_> {
+    /// Journals a change the request makes, then applies it to the book; first waits until
+    /// the request's own record is committed (nothing is done on a request not on record).
+    /// `false`: the journal refused one of them and nothing changed.
+    pub(super) async fn act(&self, host: &HostGateway, event: BillEvent) -> bool {
+        self.received.committed().await && host.record(self.link, self.peer, event).await
+    }
+}
+
+/// The commit of a request's record, handed to the journal when the request arrived and
+/// waited for only before the request changes anything or is answered: the commit and the
+/// platform's look-up overlap.
+pub(super) struct Received {
+    receipt: std::sync::Mutex<Option<Receipt>>,
+    committed: tokio::sync::OnceCell<bool>,
+}
+
+impl Received {
+    pub(super) fn pending(receipt: Receipt) -> Received {
+        Received {
+            receipt: std::sync::Mutex::new(Some(receipt)),
+            committed: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// A request committed already (or one with no record of its own).
+    pub(super) fn settled() -> Received {
+        Received {
+            receipt: std::sync::Mutex::new(None),
+            committed: tokio::sync::OnceCell::new_with(Some(true)),
+        }
+    }
+
+    /// Whether the request's record is committed; waits for it the first time.
+    pub(super) async fn committed(&self) -> bool {
+        *self
+            .committed
+            .get_or_init(|| async {
+                let receipt = super::lock(&self.receipt).take();
+                match receipt {
+                    Some(receipt) => receipt.committed().await.is_ok(),
+                    None => false,
+                }
+            })
+            .await
+    }
 }
 
 /// The journal refused a record: the link must stop rather than answer unrecorded.
@@ -549,7 +600,7 @@ pub(super) async fn take_payment(
             .unwrap_or_default(),
         payee: due.payee,
     };
-    if !host.record(origin.link, origin.peer, event).await {
+    if !origin.act(host, event).await {
         return Err(Unrecorded);
     }
     host.wake_store_and_forward();
@@ -610,10 +661,7 @@ pub(super) async fn reverse_payment(
         return Ok(code::INVALID_AMOUNT);
     }
     if !p.reversed {
-        if !host
-            .record(origin.link, origin.peer, BillEvent::Reversed { key })
-            .await
-        {
+        if !origin.act(host, BillEvent::Reversed { key }).await {
             return Err(Unrecorded);
         }
         host.wake_store_and_forward();
@@ -729,7 +777,77 @@ mod tests {
         }
     }
 
+    /// Refuses the records of requests; keeps every other event.
+    #[derive(Default)]
+    struct RefuseRequests {
+        kept: std::sync::Mutex<Vec<crate::journal::JournalEvent>>,
+    }
+
+    #[async_trait::async_trait]
+    impl JournalSink for RefuseRequests {
+        async fn append(&self, record: JournalRecord) -> Result<(), JournalError> {
+            if matches!(record.event, crate::journal::JournalEvent::Iso8583In(_)) {
+                return Err(JournalError("disk full".into()));
+            }
+            super::super::lock(&self.kept).push(record.event);
+            Ok(())
+        }
+    }
+
+    /// A payment whose own record the journal refuses is neither approved nor answered, although
+    /// the platform was asked while the record was on its way.
+    #[test]
+    fn a_payment_not_on_record_is_not_approved() {
+        let journal = Arc::new(RefuseRequests::default());
+        let host = host_with(Arc::clone(&journal) as Arc<dyn JournalSink>);
+        let dialect = host.config.gov_bill;
+        let mut m = Message::new(
+            dialect,
+            Mti::from_digits(*b"0200").unwrap_or_else(|_| unreachable!()),
+        );
+        for (de, v) in [
+            (3, "500000"),
+            (4, "000000001100"),
+            (7, "1128101500"),
+            (11, "000123"),
+            (32, "12345678"),
+            (37, "123456789012"),
+            (41, "TERM0001"),
+        ] {
+            m.set(de, v);
+        }
+        m.set_subfields(
+            48,
+            &[Subfield {
+                key: SubKey::Tag("PN01".into()),
+                value: Value::from("44010026120000000001".to_owned()),
+            }],
+        )
+        .unwrap_or_else(|_| unreachable!());
+        let bytes = m.to_bytes().unwrap_or_else(|_| unreachable!());
+        let request = Request::decode(dialect, &bytes).unwrap_or_else(|_| unreachable!());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|_| unreachable!());
+        let done = runtime.block_on(host.handle(
+            super::super::Binding::GovBill,
+            request,
+            bytes::Bytes::from(bytes),
+            super::super::Envelope::default(),
+            "L-1",
+            "test",
+        ));
+        assert!(matches!(done, super::super::Answered::Unrecorded));
+        assert!(super::super::lock(&journal.kept).is_empty());
+        assert!(host.payments().is_empty());
+    }
+
     fn host() -> HostGateway {
+        host_with(Arc::new(Discard))
+    }
+
+    fn host_with(journal: Arc<dyn JournalSink>) -> HostGateway {
         let mut platform = MockPlatformApi::new();
         platform.expect_query_notice().returning(|n| {
             Ok(PaymentNotice {
@@ -766,7 +884,7 @@ mod tests {
                 clock: Arc::new(OffsetDateTime::now_utc),
             },
             Arc::new(platform),
-            Arc::new(Discard),
+            journal,
             super::super::book::Book::default(),
         )
     }
@@ -815,7 +933,8 @@ mod tests {
             let host = host();
             let dialect = host.config.cups;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let origin = Origin { link: "L-1", peer: "test" };
+            let received = Received::settled();
+            let origin = Origin { link: "L-1", peer: "test", received: &received };
             if signed_on {
                 let mut on = Message::new(dialect, Mti::from_digits(*b"0800").map_err(|_| TestCaseError::fail("mti"))?);
                 on.set(11, "000001");
@@ -878,7 +997,8 @@ mod tests {
             let request = Request::decode(dialect, &bytes).map_err(TestCaseError::fail)?;
             let mut state = LinkState { signed_on, ..LinkState::default() };
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let origin = Origin { link: "L-1", peer: "test" };
+            let received = Received::settled();
+            let origin = Origin { link: "L-1", peer: "test", received: &received };
             let answer = runtime
                 .block_on(answer(&host, &mut state, &request, &bytes, &origin))
                 .map_err(|_| TestCaseError::fail("unrecorded"))?;

@@ -584,6 +584,17 @@ impl HostGateway {
         }
     }
 
+    /// Hands a record to the journal without waiting for its commit.
+    async fn submit(&self, link: &str, peer: &str, event: JournalEvent) -> crate::journal::Receipt {
+        self.journal
+            .submit(JournalRecord {
+                session_id: link.to_owned(),
+                terminal_id: peer.to_owned(),
+                event,
+            })
+            .await
+    }
+
     /// Runs one link until it ends.
     async fn link<S>(
         self: Arc<Self>,
@@ -731,9 +742,11 @@ impl HostGateway {
             {
                 return LinkEnd::Journal;
             }
+            let received = biller::Received::settled();
             let origin = biller::Origin {
                 link: link_id,
                 peer,
+                received: &received,
             };
             let answer = match binding {
                 Binding::GovBill => {
@@ -762,9 +775,11 @@ impl HostGateway {
         }
     }
 
-    /// One financial request, off the link's reader: journaled in, answered, journaled out. A
-    /// request that changes nothing is journaled once, with its answer, before the answer
-    /// leaves (docs/decisions/0006-journal-throughput.md).
+    /// One financial request, off the link's reader: journaled in, answered, journaled out.
+    /// The request's record is committed while the platform is asked, and waited for before
+    /// the request changes anything or is answered. A request that changes nothing is
+    /// journaled once, with its answer, before the answer leaves
+    /// (docs/decisions/0006-journal-throughput.md).
     async fn handle(
         &self,
         binding: Binding,
@@ -775,20 +790,29 @@ impl HostGateway {
         peer: &str,
     ) -> Answered {
         let read_only = request.changes_nothing();
-        if !read_only
-            && !self
-                .journal(link, peer, JournalEvent::Iso8583In(request.summary()))
-                .await
-        {
-            return Answered::Unrecorded;
-        }
-        let origin = biller::Origin { link, peer };
+        let received = if read_only {
+            biller::Received::settled()
+        } else {
+            biller::Received::pending(
+                self.submit(link, peer, JournalEvent::Iso8583In(request.summary()))
+                    .await,
+            )
+        };
+        let origin = biller::Origin {
+            link,
+            peer,
+            received: &received,
+        };
         // These requests never change the link's state; a signed-on copy answers them.
         let mut state = biller::LinkState::signed_on_copy();
         let answer = match binding {
             Binding::GovBill => biller::answer(self, &mut state, &request, &raw, &origin).await,
             Binding::CupsTerminal => cups::answer(self, &mut state, &request, &raw, &origin).await,
         };
+        if !received.committed().await {
+            warn!(link, "journal refused an ISO 8583 record");
+            return Answered::Unrecorded;
+        }
         let (event, bytes) = match answer {
             Err(_) => return Answered::Unrecorded,
             Ok(None) if read_only => (JournalEvent::Iso8583In(request.summary()), None),
