@@ -103,6 +103,30 @@ async fn concurrent_sessions_share_commits_and_the_chain_verifies() {
     assert_eq!(cipher.open(body["idNumber"].as_str().unwrap()).unwrap(), ID);
 }
 
+/// Records handed over without waiting are stored in the order they were handed over, and each
+/// receipt resolves once its record is committed; a closed store fails the receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_records_keep_their_order_and_their_receipts_say_when_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = FieldCipher::generate_hex();
+    let (journal, store) = journal(&dir, &key).await;
+    let mut receipts = Vec::new();
+    for n in 0..50 {
+        receipts.push(journal.submit(record(n, 1)).await);
+    }
+    for receipt in receipts {
+        receipt.committed().await.unwrap();
+    }
+    let stored = store.scan(0, 100).await.unwrap();
+    let sessions: Vec<String> = stored.iter().map(|r| r.session_id.clone()).collect();
+    let expected: Vec<String> = (0..50).map(|n| format!("s-{n}")).collect();
+    assert_eq!(sessions, expected);
+
+    store.close().await;
+    let refused = journal.submit(record(99, 1)).await;
+    assert!(refused.committed().await.is_err());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chain_continues_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
