@@ -4,7 +4,8 @@
 //! [`Journal`] is the writer: sessions hand it records and wait for the commit; a single task
 //! numbers, seals and chains them and commits whatever has queued up in one transaction (group
 //! commit), so many sessions share one fsync. Storage is behind [`JournalStore`]: SQLite in WAL
-//! mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later. [`verify::verify`] walks the chain.
+//! mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later. [`verify::verify`]
+//! walks the chain.
 
 pub mod cipher;
 pub mod record;

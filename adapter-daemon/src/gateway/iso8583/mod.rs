@@ -4,9 +4,9 @@
 //!
 //! Every message in and out is journaled (its MTI, processing code, STAN, terminal and response
 //! code; never a PAN) before the answer leaves: a request that changes something before it is
-//! acted on, one that changes nothing (an inquiry) together with its answer. A frame that cannot be decoded closes the link:
-//! without its STAN there is nothing a switch could match an answer to. Nothing a link does
-//! disturbs another link or the rest of the daemon.
+//! acted on, one that changes nothing (an inquiry) together with its answer. A frame that cannot
+//! be decoded closes the link: without its STAN there is nothing a switch could match an answer
+//! to. Nothing a link does disturbs another link or the rest of the daemon.
 
 mod biller;
 pub mod book;
