@@ -569,13 +569,9 @@ impl HostGateway {
         }
     }
 
+    /// Journals a record and waits for its commit.
     async fn journal(&self, link: &str, peer: &str, event: JournalEvent) -> bool {
-        let record = JournalRecord {
-            session_id: link.to_owned(),
-            terminal_id: peer.to_owned(),
-            event,
-        };
-        match self.journal.append(record).await {
+        match self.submit(link, peer, event).await.committed().await {
             Ok(()) => true,
             Err(e) => {
                 warn!(link, error = %e, "journal refused an ISO 8583 record");
