@@ -57,6 +57,9 @@ pub struct Latency {
     pub p50: f64,
     pub p95: f64,
     pub p99: f64,
+    /// One answer in a thousand is slower: where a stall of the whole process shows first.
+    pub p999: f64,
+    pub max: f64,
 }
 
 /// The one JSON object `load` prints.
@@ -313,6 +316,8 @@ pub async fn run(
             p50: ms(0.50),
             p95: ms(0.95),
             p99: ms(0.99),
+            p999: ms(0.999),
+            max: (h.max() as f64 / 10.0).round() / 100.0,
         },
         errors,
         daemon_rss_mib: rss_max.map(round),

@@ -73,7 +73,9 @@ struct Stored {
 #[derive(Debug)]
 struct Core {
     world: World,
-    idempotency: HashMap<(String, String), Stored>,
+    /// Ordered maps here and in [`Nonces`]: a hash map of every key doubles in one step under
+    /// the sandbox's lock, holding up every call in flight.
+    idempotency: BTreeMap<(String, String), Stored>,
     effects: BTreeMap<Operation, u64>,
 }
 
@@ -101,7 +103,7 @@ struct Inner {
 /// the timestamp tolerance is refused, and memory stays bounded by the traffic of that window.
 #[derive(Debug, Default)]
 struct Nonces {
-    seen: HashMap<(String, String), time::OffsetDateTime>,
+    seen: BTreeMap<(String, String), time::OffsetDateTime>,
     by_expiry: std::collections::VecDeque<(time::OffsetDateTime, (String, String))>,
 }
 
@@ -153,7 +155,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 core: Mutex::new(Core {
                     world: World::new(sandbox, data),
-                    idempotency: HashMap::new(),
+                    idempotency: BTreeMap::new(),
                     effects: BTreeMap::new(),
                 }),
                 settings: sandbox.settings.clone(),

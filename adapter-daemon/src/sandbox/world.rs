@@ -163,9 +163,9 @@ pub struct World {
     notices: BTreeMap<String, Notice>,
     /// Notices for load tests, made the first time they are paid.
     load_notices: Option<super::data::LoadNotices>,
-    payments: Vec<Payment>,
-    /// Index of `payments` by receipt number.
-    receipts: HashMap<String, usize>,
+    /// Payments by receipt number (an ordered map: a list doubling under the sandbox's lock
+    /// stalled every call in flight).
+    payments: BTreeMap<String, Payment>,
     applications: BTreeMap<String, Application>,
     bookings: HashMap<String, Vec<String>>,
     evaluations: u64,
@@ -220,7 +220,7 @@ impl World {
                 });
         }
         let mut notices = BTreeMap::new();
-        let mut payments = Vec::new();
+        let mut payments = BTreeMap::new();
         for n in &sandbox.notices {
             let paid = n.paid_at.as_deref().and_then(parse_cst);
             notices.insert(
@@ -239,14 +239,17 @@ impl World {
                 },
             );
             if let (Some(paid_at), Some(receipt)) = (paid, &n.receipt_number) {
-                payments.push(Payment {
-                    notice_number: n.notice_number.clone(),
-                    receipt_number: receipt.clone(),
-                    amount_fen: n.amount_fen,
-                    bank_reference: n.bank_reference.clone(),
-                    paid_at,
-                    cancelled: false,
-                });
+                payments.insert(
+                    receipt.clone(),
+                    Payment {
+                        notice_number: n.notice_number.clone(),
+                        receipt_number: receipt.clone(),
+                        amount_fen: n.amount_fen,
+                        bank_reference: n.bank_reference.clone(),
+                        paid_at,
+                        cancelled: false,
+                    },
+                );
             }
         }
         World {
@@ -256,11 +259,6 @@ impl World {
             halls: sandbox.halls.clone(),
             notices,
             load_notices: sandbox.settings.load_notices.clone(),
-            receipts: payments
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.receipt_number.clone(), i))
-                .collect(),
             payments,
             applications: BTreeMap::new(),
             bookings: HashMap::new(),
@@ -763,15 +761,17 @@ impl World {
             n.status = wire::NoticeStatus::Paid;
             n.receipt = Some(receipt.clone());
         }
-        self.receipts.insert(receipt.clone(), self.payments.len());
-        self.payments.push(Payment {
-            notice_number: number,
-            receipt_number: receipt.clone(),
-            amount_fen: confirmation.amount_fen,
-            bank_reference: confirmation.bank_reference,
-            paid_at: local,
-            cancelled: false,
-        });
+        self.payments.insert(
+            receipt.clone(),
+            Payment {
+                notice_number: number,
+                receipt_number: receipt.clone(),
+                amount_fen: confirmation.amount_fen,
+                bank_reference: confirmation.bank_reference,
+                paid_at: local,
+                cancelled: false,
+            },
+        );
         Ok(Reply::json(
             200,
             &wire::ConfirmedPayment {
@@ -793,9 +793,8 @@ impl World {
         let _: wire::PaymentCancellation = body(bytes)?;
         let seq = self.next();
         let payment = self
-            .receipts
-            .get(&receipt)
-            .and_then(|i| self.payments.get_mut(*i))
+            .payments
+            .get_mut(&receipt)
             .filter(|p| p.notice_number == number)
             .ok_or_else(|| {
                 Reply::error(404, "PAYMENT_NOT_FOUND", "no such payment of this notice")
@@ -1033,7 +1032,7 @@ impl World {
         let date = wire::date("date", date_text).map_err(|e| Reply::invalid(&e))?;
         let payments = self
             .payments
-            .iter()
+            .values()
             .filter(|p| p.paid_at.date() == date)
             .map(|p| wire::ReportedPayment {
                 notice_number: p.notice_number.clone(),
@@ -1054,7 +1053,7 @@ impl World {
 
     /// Paid notices now (for tests and the admin view).
     pub fn payments_recorded(&self) -> usize {
-        self.payments.iter().filter(|p| !p.cancelled).count()
+        self.payments.values().filter(|p| !p.cancelled).count()
     }
 }
 

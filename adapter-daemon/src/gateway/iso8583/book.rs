@@ -4,7 +4,7 @@
 //! still to do (confirm at the platform, cancel there after a reversal) is the store-and-forward
 //! worker's queue.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -186,15 +186,61 @@ pub struct Totals {
     pub reversals_fen: u64,
 }
 
-/// Every payment, by key.
+/// Every payment, by key, and the indexes the biller asks at every request — kept as each
+/// event is applied, so that no request, scrape or reconciliation walks every payment. Ordered
+/// maps throughout: a hash map of a day's payments doubles in one step under the book's lock,
+/// which stalled every link for 100 ms and more (docs/performance.md).
 #[derive(Debug, Default)]
 pub struct Book {
-    payments: HashMap<PaymentKey, Payment>,
+    payments: BTreeMap<PaymentKey, Payment>,
     /// Payments that stand (approved, not reversed, not stuck), by notice: what
-    /// [`Book::notice_paid`] asks at every payment, without scanning the book.
-    standing: HashMap<String, u32>,
+    /// [`Book::notice_paid`] asks at every payment.
+    standing: BTreeMap<String, u32>,
     /// Payments store-and-forward still has work for, in key order.
-    work: std::collections::BTreeSet<PaymentKey>,
+    work: BTreeSet<PaymentKey>,
+    /// Payments an operator must settle.
+    stuck: BTreeSet<PaymentKey>,
+    /// gov-bill totals by acquirer (DE32) and business date as MMDD (DE15).
+    days: BTreeMap<(String, String), Totals>,
+    /// cups-terminal totals by terminal (DE41) and batch (DE60.2).
+    batches: BTreeMap<(String, String), Totals>,
+}
+
+/// What of one payment the book's indexes count.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    exists: bool,
+    stands: bool,
+    reversed: bool,
+    stuck: bool,
+}
+
+impl Marks {
+    fn of(p: &Payment) -> Marks {
+        Marks {
+            exists: true,
+            stands: p.stands(),
+            reversed: p.reversed,
+            stuck: p.stuck,
+        }
+    }
+}
+
+/// `n` added when `up`, taken away otherwise.
+fn shift(value: &mut u64, n: u64, up: bool) {
+    *value = if up {
+        value.saturating_add(n)
+    } else {
+        value.saturating_sub(n)
+    };
+}
+
+/// MMDD of a business date written YYYY-MM-DD.
+fn month_day(business_date: &str) -> String {
+    business_date
+        .get(5..)
+        .map(|d| d.replace('-', ""))
+        .unwrap_or_default()
 }
 
 impl Book {
@@ -220,26 +266,69 @@ impl Book {
     }
 
     pub fn apply(&mut self, event: &BillEvent) {
-        let key = event.key().clone();
-        let stood = self.payments.get(&key).is_some_and(Payment::stands);
+        let key = event.key();
+        let before = self.payments.get(key).map(Marks::of).unwrap_or_default();
         self.change(event);
-        let Some(p) = self.payments.get(&key) else {
+        let Book {
+            payments,
+            standing,
+            work,
+            stuck,
+            days,
+            batches,
+        } = self;
+        let Some(p) = payments.get(key) else {
             return;
         };
-        if stood && !p.stands() {
-            if let Some(n) = self.standing.get_mut(&p.notice) {
+        let after = Marks::of(p);
+        if before.stands && !after.stands {
+            if let Some(n) = standing.get_mut(&p.notice) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
-                    self.standing.remove(&p.notice);
+                    standing.remove(&p.notice);
                 }
             }
-        } else if !stood && p.stands() {
-            *self.standing.entry(p.notice.clone()).or_default() += 1;
+        } else if !before.stands && after.stands {
+            *standing.entry(p.notice.clone()).or_default() += 1;
         }
         if p.work().is_some() {
-            self.work.insert(key);
+            if !work.contains(key) {
+                work.insert(key.clone());
+            }
         } else {
-            self.work.remove(&key);
+            work.remove(key);
+        }
+        if after.stuck && !before.stuck {
+            stuck.insert(key.clone());
+        } else if before.stuck && !after.stuck {
+            stuck.remove(key);
+        }
+        if p.key.batch.is_empty() {
+            if before.exists && before.reversed == after.reversed {
+                return;
+            }
+            let t = days
+                .entry((p.acquirer.clone(), month_day(&p.business_date)))
+                .or_default();
+            if !before.exists {
+                shift(&mut t.payments, 1, true);
+                shift(&mut t.payments_fen, p.amount_fen, true);
+            }
+            if before.reversed != after.reversed {
+                shift(&mut t.reversals, 1, after.reversed);
+                shift(&mut t.reversals_fen, p.amount_fen, after.reversed);
+            }
+        } else {
+            // A reversed payment counts nowhere in a batch, as UnionPay terminals settle.
+            let counted = |m: Marks| m.exists && !m.reversed;
+            if counted(before) == counted(after) {
+                return;
+            }
+            let t = batches
+                .entry((p.key.terminal.clone(), p.key.batch.clone()))
+                .or_default();
+            shift(&mut t.payments, 1, counted(after));
+            shift(&mut t.payments_fen, p.amount_fen, counted(after));
         }
     }
 
@@ -334,13 +423,16 @@ impl Book {
         limit: usize,
         ready: impl Fn(&PaymentKey) -> bool,
     ) -> Vec<(Payment, Work)> {
-        self.work
-            .iter()
-            .filter(|k| ready(k))
-            .filter_map(|k| self.payments.get(k))
-            .filter_map(|p| p.work().map(|w| (p.clone(), w)))
-            .take(limit)
-            .collect()
+        let mut batch = Vec::with_capacity(limit.min(self.work.len()));
+        batch.extend(
+            self.work
+                .iter()
+                .filter(|k| ready(k))
+                .filter_map(|k| self.payments.get(k))
+                .filter_map(|p| p.work().map(|w| (p.clone(), w)))
+                .take(limit),
+        );
+        batch
     }
 
     /// Whether store-and-forward still has work for `key`.
@@ -355,59 +447,38 @@ impl Book {
 
     /// How many payments an operator must settle.
     pub fn stuck_count(&self) -> usize {
-        self.payments.values().filter(|p| p.stuck).count()
+        self.stuck.len()
     }
 
-    /// Payments an operator must settle.
+    /// Payments an operator must settle, by key.
     pub fn stuck(&self) -> Vec<Payment> {
-        let mut list: Vec<Payment> = self
-            .payments
-            .values()
-            .filter(|p| p.stuck)
+        self.stuck
+            .iter()
+            .filter_map(|k| self.payments.get(k))
             .cloned()
-            .collect();
-        list.sort_by(|a, b| a.key.cmp(&b.key));
-        list
+            .collect()
     }
 
     /// Every payment, by key.
     pub fn all(&self) -> Vec<Payment> {
-        let mut list: Vec<Payment> = self.payments.values().cloned().collect();
-        list.sort_by(|a, b| a.key.cmp(&b.key));
-        list
+        self.payments.values().cloned().collect()
     }
 
     /// The totals of a cups-terminal terminal's batch: its payments that stand (a reversed one
     /// counts nowhere, as UnionPay terminals settle).
     pub fn batch_totals(&self, terminal: &str, batch: &str) -> Totals {
-        let mut t = Totals::default();
-        for p in self
-            .payments
-            .values()
-            .filter(|p| p.key.terminal == terminal && p.key.batch == batch && !p.reversed)
-        {
-            t.payments += 1;
-            t.payments_fen += p.amount_fen;
-        }
-        t
+        self.batches
+            .get(&(terminal.to_owned(), batch.to_owned()))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The totals of `acquirer` on the business date whose month and day are `mmdd`.
     pub fn totals(&self, acquirer: &str, mmdd: &str) -> Totals {
-        let mut t = Totals::default();
-        for p in self.payments.values().filter(|p| {
-            p.key.batch.is_empty()
-                && p.acquirer == acquirer
-                && p.business_date.get(5..).map(|d| d.replace('-', "")) == Some(mmdd.to_owned())
-        }) {
-            t.payments += 1;
-            t.payments_fen += p.amount_fen;
-            if p.reversed {
-                t.reversals += 1;
-                t.reversals_fen += p.amount_fen;
-            }
-        }
-        t
+        self.days
+            .get(&(acquirer.to_owned(), mmdd.to_owned()))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -495,6 +566,63 @@ mod tests {
             }
         );
         assert_eq!(book.totals("01020000", "1202"), Totals::default());
+        assert_eq!(book.stuck_count(), 1);
+    }
+
+    #[test]
+    fn a_batch_counts_the_payments_that_stand() {
+        let in_batch = |stan: &str| PaymentKey {
+            batch: "000007".into(),
+            transmitted: String::new(),
+            ..key(stan)
+        };
+        let mut book = Book::default();
+        for stan in ["000001", "000002", "000003"] {
+            let BillEvent::Approved {
+                acquirer,
+                notice,
+                amount_fen,
+                rrn,
+                auth_code,
+                business_date,
+                approved_at,
+                payee,
+                ..
+            } = approved(stan)
+            else {
+                unreachable!()
+            };
+            book.apply(&BillEvent::Approved {
+                key: in_batch(stan),
+                acquirer,
+                notice,
+                amount_fen,
+                rrn,
+                auth_code,
+                business_date,
+                approved_at,
+                payee,
+            });
+        }
+        book.apply(&BillEvent::Reversed {
+            key: in_batch("000002"),
+        });
+        // A second reversal of the same payment changes nothing.
+        book.apply(&BillEvent::Reversed {
+            key: in_batch("000002"),
+        });
+        assert_eq!(
+            book.batch_totals("ATM00001", "000007"),
+            Totals {
+                payments: 2,
+                payments_fen: 40000,
+                reversals: 0,
+                reversals_fen: 0
+            }
+        );
+        assert_eq!(book.batch_totals("ATM00001", "000008"), Totals::default());
+        // cups-terminal payments are not in any acquirer's gov-bill totals.
+        assert_eq!(book.totals("01020000", "1201"), Totals::default());
     }
 
     #[test]
