@@ -625,6 +625,118 @@ mod tests {
         assert_eq!(book.totals("01020000", "1201"), Totals::default());
     }
 
+    /// The kept indexes equal what a walk over every payment computes, for any events in any
+    /// order: repeats, events of unknown payments, reversals before or after confirmation.
+    mod indexes {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn key_of(terminal: u8, stan: u8, cups: bool) -> PaymentKey {
+            PaymentKey {
+                terminal: format!("ATM0000{terminal}"),
+                stan: format!("00000{stan}"),
+                transmitted: if cups {
+                    String::new()
+                } else {
+                    "1201100000".into()
+                },
+                batch: if cups { "000001".into() } else { String::new() },
+            }
+        }
+
+        fn event() -> impl Strategy<Value = BillEvent> {
+            (0u8..2, 0u8..4, any::<bool>(), 0u8..7, 0u8..3, 1u64..5).prop_map(
+                |(terminal, stan, cups, kind, notice, amount)| {
+                    let key = key_of(terminal, stan, cups);
+                    match kind {
+                        0 | 1 => BillEvent::Approved {
+                            key,
+                            acquirer: format!("0102000{notice}"),
+                            notice: format!("4401002611000001234{notice}"),
+                            amount_fen: amount * 100,
+                            rrn: "633510000001".into(),
+                            auth_code: "A1B2C3".into(),
+                            business_date: format!("2026-12-0{}", 1 + notice % 2),
+                            approved_at: "2026-12-01T02:00:00Z".into(),
+                            payee: "payee".into(),
+                        },
+                        2 => BillEvent::Confirming { key },
+                        3 => BillEvent::Confirmed {
+                            key,
+                            receipt: "RC-1".into(),
+                        },
+                        4 => BillEvent::Reversed { key },
+                        5 => BillEvent::Cancelled {
+                            key,
+                            refund_reference: "RF-1".into(),
+                        },
+                        _ => BillEvent::Failed {
+                            key,
+                            call: "confirm_payment".into(),
+                            class: "Final".into(),
+                            code: "X".into(),
+                            fatal: amount % 2 == 0,
+                        },
+                    }
+                },
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn the_kept_indexes_equal_a_walk_over_every_payment(
+                events in proptest::collection::vec(event(), 0..60)
+            ) {
+                let mut book = Book::default();
+                for e in &events {
+                    book.apply(e);
+                }
+                let all = book.all();
+                prop_assert_eq!(
+                    book.stuck_count(),
+                    all.iter().filter(|p| p.stuck).count()
+                );
+                prop_assert_eq!(
+                    book.pending_count(),
+                    all.iter().filter(|p| p.work().is_some()).count()
+                );
+                for p in &all {
+                    let standing = all
+                        .iter()
+                        .filter(|q| q.notice == p.notice && q.stands())
+                        .count();
+                    prop_assert_eq!(book.notice_paid(&p.notice), standing > 0);
+                    let mut day = Totals::default();
+                    let mut batch = Totals::default();
+                    for q in &all {
+                        if q.key.batch.is_empty()
+                            && q.acquirer == p.acquirer
+                            && q.business_date == p.business_date
+                        {
+                            day.payments += 1;
+                            day.payments_fen += q.amount_fen;
+                            if q.reversed {
+                                day.reversals += 1;
+                                day.reversals_fen += q.amount_fen;
+                            }
+                        }
+                        if !q.key.batch.is_empty()
+                            && q.key.terminal == p.key.terminal
+                            && q.key.batch == p.key.batch
+                            && !q.reversed
+                        {
+                            batch.payments += 1;
+                            batch.payments_fen += q.amount_fen;
+                        }
+                    }
+                    let mmdd = p.business_date.get(5..).unwrap_or_default().replace('-', "");
+                    prop_assert_eq!(book.totals(&p.acquirer, &mmdd), day);
+                    prop_assert_eq!(book.batch_totals(&p.key.terminal, &p.key.batch), batch);
+                }
+            }
+        }
+    }
+
     #[test]
     fn events_round_trip_through_json() {
         let e = approved("000009");
