@@ -8,13 +8,17 @@
 //! that survives restarts, and `verify` naming each kind of tampering.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapter_core::session::JournalEntry;
 use adapter_daemon::journal::sqlite::SqliteStore;
 use adapter_daemon::journal::verify::{Problem, verify};
+
 use adapter_daemon::journal::{
-    FieldCipher, Journal, JournalEvent, JournalRecord, JournalSink, JournalStore,
+    FieldCipher, Head, Journal, JournalEvent, JournalRecord, JournalSink, JournalStore, Sealed,
+    StoreError,
 };
+use adapter_daemon::metrics::{MeteredJournal, Metrics};
 use adapter_protocols::tsp::Sensitive;
 
 const ID: &str = "440106198503151014";
@@ -307,4 +311,66 @@ async fn saf_list_shows_what_store_and_forward_still_owes() {
     assert_eq!(lines[1]["payments"], 2);
     assert_eq!(lines[1]["pending"], 1);
     assert_eq!(run(true).lines().count(), 3);
+}
+
+/// A store whose commits wait until the test lets them through.
+#[derive(Debug)]
+struct Gated {
+    inner: Arc<SqliteStore>,
+    open: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl JournalStore for Gated {
+    async fn head(&self) -> Result<Option<Head>, StoreError> {
+        self.inner.head().await
+    }
+    async fn append(&self, batch: Vec<Sealed>) -> Result<(), StoreError> {
+        let _pass = self.open.acquire().await.unwrap();
+        self.inner.append(batch).await
+    }
+    async fn scan(&self, after: i64, limit: u32) -> Result<Vec<Sealed>, StoreError> {
+        self.inner.scan(after, limit).await
+    }
+    async fn writable(&self) -> Result<(), StoreError> {
+        self.inner.writable().await
+    }
+}
+
+/// The daemon hands its records to the journal through the metrics wrapper, behind an `Arc`:
+/// handing a record over through them returns before the commit, as the journal's own
+/// `submit` does (were it to wait, no request's record would be committed while the platform
+/// is asked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("journal.sqlite"))
+            .await
+            .unwrap(),
+    );
+    let open = Arc::new(tokio::sync::Semaphore::new(0));
+    let gated = Arc::new(Gated {
+        inner: Arc::clone(&store),
+        open: Arc::clone(&open),
+    });
+    let journal = Journal::open(
+        gated,
+        FieldCipher::from_hex(&FieldCipher::generate_hex()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let sink: Arc<dyn JournalSink> = Arc::new(MeteredJournal::new(
+        Arc::new(journal),
+        Arc::new(Metrics::new()),
+    ));
+
+    let receipt = tokio::time::timeout(Duration::from_secs(5), sink.submit(record(1, 1)))
+        .await
+        .expect("submit waited for a commit the store holds back");
+    assert!(store.scan(0, 10).await.unwrap().is_empty());
+
+    open.add_permits(1);
+    receipt.committed().await.unwrap();
+    assert_eq!(store.scan(0, 10).await.unwrap().len(), 1);
 }
