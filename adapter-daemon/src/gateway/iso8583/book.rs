@@ -496,8 +496,12 @@ mod tests {
     }
 
     fn approved(stan: &str) -> BillEvent {
+        approved_as(key(stan))
+    }
+
+    fn approved_as(key: PaymentKey) -> BillEvent {
         BillEvent::Approved {
-            key: key(stan),
+            key,
             acquirer: "01020000".into(),
             notice: "44010026110000012345".into(),
             amount_fen: 20000,
@@ -578,31 +582,7 @@ mod tests {
         };
         let mut book = Book::default();
         for stan in ["000001", "000002", "000003"] {
-            let BillEvent::Approved {
-                acquirer,
-                notice,
-                amount_fen,
-                rrn,
-                auth_code,
-                business_date,
-                approved_at,
-                payee,
-                ..
-            } = approved(stan)
-            else {
-                unreachable!()
-            };
-            book.apply(&BillEvent::Approved {
-                key: in_batch(stan),
-                acquirer,
-                notice,
-                amount_fen,
-                rrn,
-                auth_code,
-                business_date,
-                approved_at,
-                payee,
-            });
+            book.apply(&approved_as(in_batch(stan)));
         }
         book.apply(&BillEvent::Reversed {
             key: in_batch("000002"),
