@@ -123,13 +123,17 @@ impl Journal {
         let head = store.head().await?;
         let (tx, rx) = mpsc::channel(4096);
         let stats = Arc::new(JournalStats::default());
-        tokio::spawn(writer(
-            Arc::clone(&store),
-            cipher,
-            head,
-            rx,
-            Arc::clone(&stats),
-        ));
+        // Every request waits for the writer, so it does not queue behind other tasks for a
+        // worker: a thread and runtime of its own, which ends when the last sender is dropped.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError(format!("the journal writer's runtime: {e}")))?;
+        let work = writer(Arc::clone(&store), cipher, head, rx, Arc::clone(&stats));
+        std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || runtime.block_on(work))
+            .map_err(|e| StoreError(format!("the journal writer's thread: {e}")))?;
         Ok(Journal { tx, stats, store })
     }
 
