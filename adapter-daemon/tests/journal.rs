@@ -13,7 +13,6 @@ use std::time::Duration;
 use adapter_core::session::JournalEntry;
 use adapter_daemon::journal::sqlite::SqliteStore;
 use adapter_daemon::journal::verify::{Problem, verify};
-
 use adapter_daemon::journal::{
     FieldCipher, Head, Journal, JournalEvent, JournalRecord, JournalSink, JournalStore, Sealed,
     StoreError,

@@ -302,7 +302,9 @@ pub async fn run(
     let iso = shared.latency.lock().await;
     let session = shared.session_latency.lock().await;
     let h = if iso.is_empty() { &*session } else { &*iso };
-    let ms = |q: f64| (h.value_at_quantile(q) as f64 / 10.0).round() / 100.0;
+    // Microseconds to milliseconds with two decimals.
+    let millis = |us: u64| (us as f64 / 10.0).round() / 100.0;
+    let ms = |q: f64| millis(h.value_at_quantile(q));
     let errors = shared
         .errors
         .lock()
@@ -317,7 +319,7 @@ pub async fn run(
             p95: ms(0.95),
             p99: ms(0.99),
             p999: ms(0.999),
-            max: (h.max() as f64 / 10.0).round() / 100.0,
+            max: millis(h.max()),
         },
         errors,
         daemon_rss_mib: rss_max.map(round),

@@ -102,8 +102,9 @@ enum Command {
     },
     /// Drives STM sessions and ISO 8583 traffic at a daemon with a progress line on stderr, then
     /// prints one JSON object on stdout: sessions_per_s, iso8583_tps, payments_per_s,
-    /// latency_ms {p50, p95, p99, p999, max}, errors {KIND: count}, daemon_rss_mib. Without --target it
-    /// starts `stm-adapter serve` (the binary beside this one) in a temporary directory.
+    /// latency_ms {p50, p95, p99, p999, max}, errors {KIND: count}, daemon_rss_mib. Without
+    /// --target it starts `stm-adapter serve` (the binary beside this one) in a temporary
+    /// directory.
     Load {
         #[command(flatten)]
         target: TargetArgs,

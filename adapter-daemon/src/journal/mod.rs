@@ -1,9 +1,9 @@
 //! The journal: every session event and platform call, durably, in order, hash-chained, with
 //! personal fields encrypted (AES-256-GCM), written before the terminal is answered.
 //!
-//! [`Journal`] is the writer: sessions hand it records and wait for the commit; a single task
-//! numbers, seals and chains them and commits whatever has queued up in one transaction (group
-//! commit), so many sessions share one fsync. Storage is behind [`JournalStore`]: SQLite in WAL
+//! [`Journal`] is the writer: sessions hand it records and wait for the commit; a single task,
+//! on a thread and runtime of its own, numbers, seals and chains them and commits whatever has
+//! queued up in one transaction (group commit), so many sessions share one fsync. Storage is behind [`JournalStore`]: SQLite in WAL
 //! mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later. [`verify::verify`]
 //! walks the chain.
 
