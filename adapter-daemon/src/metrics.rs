@@ -50,6 +50,7 @@ pub struct Metrics {
     platform_latency: Family<Labels, Histogram, LatencyBuckets>,
     platform_errors: Family<Labels, Counter>,
     journal_records: Gauge,
+    journal_commits: Gauge,
     journal_queued: Gauge,
     journal_commit_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     journal_failures: Gauge,
@@ -82,6 +83,7 @@ impl Metrics {
             platform_latency: Family::new_with_constructor(LatencyBuckets),
             platform_errors: Family::default(),
             journal_records: Gauge::default(),
+            journal_commits: Gauge::default(),
             journal_queued: Gauge::default(),
             journal_commit_seconds: Gauge::default(),
             journal_failures: Gauge::default(),
@@ -143,6 +145,11 @@ impl Metrics {
             "journal_records",
             "Records committed to the journal since start",
             m.journal_records.clone(),
+        );
+        registry.register(
+            "journal_commits",
+            "Journal transactions committed since start (records share them: group commit)",
+            m.journal_commits.clone(),
         );
         registry.register(
             "journal_queued",
@@ -314,6 +321,8 @@ impl Metrics {
             .set(i64::try_from(sessions_active).unwrap_or(i64::MAX));
         self.journal_records
             .set(as_i64(journal.records.load(Ordering::Relaxed)));
+        self.journal_commits
+            .set(as_i64(journal.commits.load(Ordering::Relaxed)));
         self.journal_queued
             .set(journal.queued.load(Ordering::Relaxed).max(0));
         self.journal_failures
@@ -356,6 +365,13 @@ impl<J: JournalSink> JournalSink for MeteredJournal<J> {
         self.metrics.observe(&record);
         self.inner.submit(record).await
     }
+
+    async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
+        for record in &records {
+            self.metrics.observe(record);
+        }
+        self.inner.submit_all(records).await
+    }
 }
 
 #[async_trait]
@@ -366,6 +382,10 @@ impl<J: JournalSink + ?Sized> JournalSink for Arc<J> {
 
     async fn submit(&self, record: JournalRecord) -> Receipt {
         self.as_ref().submit(record).await
+    }
+
+    async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
+        self.as_ref().submit_all(records).await
     }
 }
 

@@ -65,6 +65,18 @@ pub trait JournalSink: Send + Sync {
     async fn submit(&self, record: JournalRecord) -> Receipt {
         Receipt(Settled::Now(self.append(record).await))
     }
+
+    /// Hands `records` over as one unit: stored together, in one transaction, after every
+    /// record handed over before them, or not at all; the receipt resolves when they are. Sinks
+    /// without a queue append them in turn.
+    async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
+        for record in records {
+            if let Err(e) = self.append(record).await {
+                return Receipt(Settled::Now(Err(e)));
+            }
+        }
+        Receipt(Settled::Now(Ok(())))
+    }
 }
 
 /// A record handed to the journal: [`Receipt::committed`] waits until it is stored.
@@ -78,6 +90,11 @@ enum Settled {
 }
 
 impl Receipt {
+    /// A receipt settled already: what a sink without a queue returns.
+    pub fn settled(result: Result<(), JournalError>) -> Receipt {
+        Receipt(Settled::Now(result))
+    }
+
     /// Waits for the commit of the record.
     pub async fn committed(self) -> Result<(), JournalError> {
         match self.0 {
@@ -106,12 +123,12 @@ type Ack = oneshot::Sender<Result<(), JournalError>>;
 /// The journal writer. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Journal {
-    tx: mpsc::Sender<(JournalRecord, Ack)>,
+    tx: mpsc::Sender<(Vec<JournalRecord>, Ack)>,
     stats: Arc<JournalStats>,
     store: Arc<dyn JournalStore>,
 }
 
-/// Records committed together at most.
+/// Units (a record, or records handed over together) committed together at most.
 const MAX_BATCH: usize = 512;
 
 impl Journal {
@@ -153,10 +170,15 @@ impl JournalSink for Journal {
     }
 
     async fn submit(&self, record: JournalRecord) -> Receipt {
+        self.submit_all(vec![record]).await
+    }
+
+    async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
         let (ack, done) = oneshot::channel();
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        if self.tx.send((record, ack)).await.is_err() {
-            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        self.stats.queued.fetch_add(n, Ordering::Relaxed);
+        if self.tx.send((records, ack)).await.is_err() {
+            self.stats.queued.fetch_sub(n, Ordering::Relaxed);
             return Receipt(Settled::Now(Err(JournalError(
                 "the journal writer has stopped".into(),
             ))));
@@ -178,7 +200,7 @@ async fn writer(
     store: Arc<dyn JournalStore>,
     cipher: FieldCipher,
     head: Option<Head>,
-    mut rx: mpsc::Receiver<(JournalRecord, Ack)>,
+    mut rx: mpsc::Receiver<(Vec<JournalRecord>, Ack)>,
     stats: Arc<JournalStats>,
 ) {
     let (mut seq, mut hash) = head.map_or((0, GENESIS.to_owned()), |h| (h.seq, h.hash));
@@ -186,9 +208,10 @@ async fn writer(
     // under load.
     let mut pending = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut pending, MAX_BATCH).await > 0 {
-        let mut batch = Vec::with_capacity(pending.len());
+        let records = pending.iter().map(|(unit, _)| unit.len()).sum::<usize>();
+        let mut batch = Vec::with_capacity(records);
         let (mut next_seq, mut prev) = (seq, hash.clone());
-        for (record, _) in &pending {
+        for record in pending.iter().flat_map(|(unit, _)| unit) {
             next_seq += 1;
             let (kind, body) = record::body(&record.event, &cipher);
             let mut sealed = Sealed {
@@ -207,15 +230,13 @@ async fn writer(
         }
         let started = std::time::Instant::now();
         let result = store.append(batch).await;
-        let n = i64::try_from(pending.len()).unwrap_or(i64::MAX);
+        let n = i64::try_from(records).unwrap_or(i64::MAX);
         stats.queued.fetch_sub(n, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 seq = next_seq;
                 hash = prev;
-                stats
-                    .records
-                    .fetch_add(pending.len() as u64, Ordering::Relaxed);
+                stats.records.fetch_add(records as u64, Ordering::Relaxed);
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats.last_commit_micros.store(
                     u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -227,7 +248,7 @@ async fn writer(
             }
             Err(e) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, records = pending.len(), "journal commit failed");
+                tracing::error!(error = %e, records, "journal commit failed");
                 // The chain continues from what is stored.
                 if let Ok(Some(h)) = store.head().await {
                     (seq, hash) = (h.seq, h.hash);
