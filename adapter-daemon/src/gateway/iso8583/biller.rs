@@ -10,7 +10,7 @@ use adapter_protocols::iso8583::{Dialect, Message, Mti, SubKey, Subfield, Value}
 use time::OffsetDateTime;
 
 use super::book::{BillEvent, Payment, PaymentKey};
-use super::{HostConfig, HostGateway};
+use super::{HostConfig, HostGateway, Turn};
 use crate::journal::Receipt;
 
 /// Response codes (DE39) of the binding.
@@ -248,20 +248,53 @@ fn cut(text: &str, max: usize) -> String {
     text.get(..end).unwrap_or_default().to_owned()
 }
 
-/// Where a request came from, for the records its answer makes.
+/// Where a request came from, for the records its answer makes, and the changes it makes:
+/// staged until its answer is journaled with them ([`HostGateway::conclude`]).
 pub(super) struct Origin<'a> {
     pub(super) link: &'a str,
     pub(super) peer: &'a str,
     /// The commit of the request's own record.
     pub(super) received: &'a Received,
+    staged: std::sync::Mutex<Staged>,
 }
 
-impl Origin<'_> {
-    /// Journals a change the request makes, then applies it to the book; first waits until
-    /// the request's own record is committed (nothing is done on a request not on record).
-    /// `false`: the journal refused one of them and nothing changed.
-    pub(super) async fn act(&self, host: &HostGateway, event: BillEvent) -> bool {
-        self.received.committed().await && host.record(self.link, self.peer, event).await
+/// A request's changes to the book, not yet journaled, and the turns it holds until they are
+/// applied: a duplicate, or another payment of the notice, waits for them.
+#[derive(Default)]
+pub(super) struct Staged {
+    pub(super) events: Vec<BillEvent>,
+    turns: Vec<Turn>,
+}
+
+impl<'a> Origin<'a> {
+    pub(super) fn new(link: &'a str, peer: &'a str, received: &'a Received) -> Origin<'a> {
+        Origin {
+            link,
+            peer,
+            received,
+            staged: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Stages a change the request makes, after waiting until the request's own record is
+    /// committed (nothing is done on a request not on record). `false`: the journal refused
+    /// that record and nothing is staged.
+    pub(super) async fn act(&self, event: BillEvent) -> bool {
+        if !self.received.committed().await {
+            return false;
+        }
+        super::lock(&self.staged).events.push(event);
+        true
+    }
+
+    /// Keeps `turn` until the staged changes are applied (or dropped).
+    fn hold(&self, turn: Turn) {
+        super::lock(&self.staged).turns.push(turn);
+    }
+
+    /// The staged changes and held turns, leaving none.
+    pub(super) fn take_staged(&self) -> Staged {
+        std::mem::take(&mut *super::lock(&self.staged))
     }
 }
 
@@ -547,8 +580,8 @@ pub(super) struct Order {
 }
 
 /// Takes a payment: a duplicate gets the payment it repeats; otherwise the notice is checked at
-/// the platform, the approval journaled, and store-and-forward woken to confirm it. Both
-/// bindings take payments here.
+/// the platform and the approval staged, to be journaled with the answer and then applied
+/// (store-and-forward is woken then to confirm it). Both bindings take payments here.
 pub(super) async fn take_payment(
     host: &HostGateway,
     order: Order,
@@ -556,11 +589,11 @@ pub(super) async fn take_payment(
 ) -> Result<Result<Payment, Refusal>, Unrecorded> {
     // A duplicate waits for its original; two payments of one notice take turns, so the
     // second sees the first standing (always the payment's turn first, then the notice's).
-    let _payment = host
+    let payment_turn = host
         .serial
         .turn(format!("payment/{}", order.key.idempotency_key()))
         .await;
-    let _notice = host.serial.turn(format!("notice/{}", order.notice)).await;
+    let notice_turn = host.serial.turn(format!("notice/{}", order.notice)).await;
     if let Some(p) = host.payment(&order.key) {
         return Ok(Ok(p));
     }
@@ -600,12 +633,14 @@ pub(super) async fn take_payment(
             .unwrap_or_default(),
         payee: due.payee,
     };
-    if !origin.act(host, event).await {
+    let payment = Payment::approved(&event);
+    if !origin.act(event).await {
         return Err(Unrecorded);
     }
-    host.wake_store_and_forward();
-    // Just applied to the book; absent only if the book lost it, which it cannot.
-    Ok(host.payment(&key).ok_or(Refusal::Unavailable))
+    // Until the approval is journaled and in the book.
+    origin.hold(payment_turn);
+    origin.hold(notice_turn);
+    Ok(payment.ok_or(Refusal::Unavailable))
 }
 
 /// A gov-bill payment: DE4, DE32, DE37 and PN01 make the order.
@@ -650,7 +685,7 @@ pub(super) async fn reverse_payment(
     amount_fen: Option<u64>,
     origin: &Origin<'_>,
 ) -> Result<&'static str, Unrecorded> {
-    let _payment = host
+    let turn = host
         .serial
         .turn(format!("payment/{}", key.idempotency_key()))
         .await;
@@ -661,10 +696,10 @@ pub(super) async fn reverse_payment(
         return Ok(code::INVALID_AMOUNT);
     }
     if !p.reversed {
-        if !origin.act(host, BillEvent::Reversed { key }).await {
+        if !origin.act(BillEvent::Reversed { key }).await {
             return Err(Unrecorded);
         }
-        host.wake_store_and_forward();
+        origin.hold(turn);
     }
     Ok(code::APPROVED)
 }
@@ -794,13 +829,8 @@ mod tests {
         }
     }
 
-    /// A payment whose own record the journal refuses is neither approved nor answered, although
-    /// the platform was asked while the record was on its way.
-    #[test]
-    fn a_payment_not_on_record_is_not_approved() {
-        let journal = Arc::new(RefuseRequests::default());
-        let host = host_with(Arc::clone(&journal) as Arc<dyn JournalSink>);
-        let dialect = host.config.gov_bill;
+    /// A gov-bill payment request of notice 44010026120000000001 for 11.00 yuan.
+    fn payment_request(dialect: &'static Dialect) -> (Request, Vec<u8>) {
         let mut m = Message::new(
             dialect,
             Mti::from_digits(*b"0200").unwrap_or_else(|_| unreachable!()),
@@ -826,6 +856,16 @@ mod tests {
         .unwrap_or_else(|_| unreachable!());
         let bytes = m.to_bytes().unwrap_or_else(|_| unreachable!());
         let request = Request::decode(dialect, &bytes).unwrap_or_else(|_| unreachable!());
+        (request, bytes)
+    }
+
+    /// A payment whose own record the journal refuses is neither approved nor answered, although
+    /// the platform was asked while the record was on its way.
+    #[test]
+    fn a_payment_not_on_record_is_not_approved() {
+        let journal = Arc::new(RefuseRequests::default());
+        let host = host_with(Arc::clone(&journal) as Arc<dyn JournalSink>);
+        let (request, bytes) = payment_request(host.config.gov_bill);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -841,6 +881,106 @@ mod tests {
         assert!(matches!(done, super::super::Answered::Unrecorded));
         assert!(super::super::lock(&journal.kept).is_empty());
         assert!(host.payments().is_empty());
+    }
+
+    /// Keeps what it is handed unit by unit; a unit that changes the book waits until the
+    /// test lets it through.
+    struct HeldChanges {
+        units: std::sync::Mutex<Vec<Vec<&'static str>>>,
+        open: tokio::sync::Semaphore,
+    }
+
+    #[async_trait::async_trait]
+    impl JournalSink for HeldChanges {
+        async fn append(&self, record: JournalRecord) -> Result<(), JournalError> {
+            self.submit_all(vec![record]).await.committed().await
+        }
+
+        async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
+            use crate::journal::JournalEvent;
+            let kinds: Vec<&'static str> = records
+                .iter()
+                .map(|r| match &r.event {
+                    JournalEvent::Iso8583In(_) => "in",
+                    JournalEvent::Iso8583Out(_) => "out",
+                    JournalEvent::Bill(BillEvent::Approved { .. }) => "approved",
+                    _ => "other",
+                })
+                .collect();
+            if kinds.contains(&"approved") {
+                let Ok(permit) = self.open.acquire().await else {
+                    return Receipt::settled(Err(JournalError("closed".into())));
+                };
+                permit.forget();
+            }
+            super::super::lock(&self.units).push(kinds);
+            Receipt::settled(Ok(()))
+        }
+    }
+
+    /// A payment's approval is journaled in one unit with its answer, and only then is it in
+    /// the book: until that commit, nothing is approved and a duplicate waits; after it, the
+    /// duplicate gets the same approval and nothing is approved twice.
+    #[test]
+    fn an_approval_is_journaled_with_its_answer_and_a_duplicate_waits_for_it() {
+        let journal = Arc::new(HeldChanges {
+            units: std::sync::Mutex::default(),
+            open: tokio::sync::Semaphore::new(0),
+        });
+        let host = Arc::new(host_with(Arc::clone(&journal) as Arc<dyn JournalSink>));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|_| unreachable!());
+        let pay = |host: Arc<HostGateway>| async move {
+            let (request, bytes) = payment_request(host.config.gov_bill);
+            let done = host
+                .handle(
+                    super::super::Binding::GovBill,
+                    request,
+                    bytes::Bytes::from(bytes),
+                    super::super::Envelope::default(),
+                    "L-1",
+                    "test",
+                )
+                .await;
+            let super::super::Answered::Send(Some(out), _) = done else {
+                panic!("the payment was not answered");
+            };
+            let answer = host
+                .config
+                .gov_bill
+                .decode(&out)
+                .unwrap_or_else(|_| unreachable!());
+            (
+                answer.text(39).map(str::to_owned),
+                answer.text(38).map(str::to_owned),
+            )
+        };
+        runtime.block_on(async {
+            let first = tokio::spawn(pay(Arc::clone(&host)));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                host.payments().is_empty(),
+                "approved before it was journaled"
+            );
+            let duplicate = tokio::spawn(pay(Arc::clone(&host)));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(!duplicate.is_finished(), "the duplicate did not wait");
+
+            journal.open.add_permits(1);
+            let first = first.await.unwrap_or_else(|_| unreachable!());
+            let duplicate = duplicate.await.unwrap_or_else(|_| unreachable!());
+            assert_eq!(first.0.as_deref(), Some(code::APPROVED));
+            assert!(first.1.is_some());
+            assert_eq!(duplicate, first);
+        });
+        assert_eq!(host.payments().len(), 1);
+        let units = super::super::lock(&journal.units).clone();
+        assert_eq!(
+            units,
+            vec![vec!["in"], vec!["in"], vec!["approved", "out"], vec!["out"]]
+        );
     }
 
     fn host() -> HostGateway {
@@ -934,7 +1074,7 @@ mod tests {
             let dialect = host.config.cups;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
             let received = Received::settled();
-            let origin = Origin { link: "L-1", peer: "test", received: &received };
+            let origin = Origin::new("L-1", "test", &received);
             if signed_on {
                 let mut on = Message::new(dialect, Mti::from_digits(*b"0800").map_err(|_| TestCaseError::fail("mti"))?);
                 on.set(11, "000001");
@@ -998,7 +1138,7 @@ mod tests {
             let mut state = LinkState { signed_on, ..LinkState::default() };
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
             let received = Received::settled();
-            let origin = Origin { link: "L-1", peer: "test", received: &received };
+            let origin = Origin::new("L-1", "test", &received);
             let answer = runtime
                 .block_on(answer(&host, &mut state, &request, &bytes, &origin))
                 .map_err(|_| TestCaseError::fail("unrecorded"))?;

@@ -138,6 +138,41 @@ pub enum Work {
 }
 
 impl Payment {
+    /// The payment an approval makes (`None` for any other event).
+    pub fn approved(event: &BillEvent) -> Option<Payment> {
+        let BillEvent::Approved {
+            key,
+            acquirer,
+            notice,
+            amount_fen,
+            rrn,
+            auth_code,
+            business_date,
+            approved_at,
+            payee,
+        } = event
+        else {
+            return None;
+        };
+        Some(Payment {
+            key: key.clone(),
+            acquirer: acquirer.clone(),
+            notice: notice.clone(),
+            amount_fen: *amount_fen,
+            rrn: rrn.clone(),
+            auth_code: auth_code.clone(),
+            business_date: business_date.clone(),
+            approved_at: approved_at.clone(),
+            payee: payee.clone(),
+            confirming: false,
+            receipt: None,
+            reversed: false,
+            refund_reference: None,
+            failures: 0,
+            last_error: None,
+            stuck: false,
+        })
+    }
     /// Whether the payment stands: approved, not reversed, not left to an operator.
     pub fn stands(&self) -> bool {
         !self.reversed && !self.stuck
@@ -333,36 +368,13 @@ impl Book {
     }
 
     fn change(&mut self, event: &BillEvent) {
-        if let BillEvent::Approved {
-            key,
-            acquirer,
-            notice,
-            amount_fen,
-            rrn,
-            auth_code,
-            business_date,
-            approved_at,
-            payee,
-        } = event
-        {
-            self.payments.entry(key.clone()).or_insert_with(|| Payment {
-                key: key.clone(),
-                acquirer: acquirer.clone(),
-                notice: notice.clone(),
-                amount_fen: *amount_fen,
-                rrn: rrn.clone(),
-                auth_code: auth_code.clone(),
-                business_date: business_date.clone(),
-                approved_at: approved_at.clone(),
-                payee: payee.clone(),
-                confirming: false,
-                receipt: None,
-                reversed: false,
-                refund_reference: None,
-                failures: 0,
-                last_error: None,
-                stuck: false,
-            });
+        if let BillEvent::Approved { key, .. } = event {
+            if let std::collections::btree_map::Entry::Vacant(entry) =
+                self.payments.entry(key.clone())
+                && let Some(p) = Payment::approved(event)
+            {
+                entry.insert(p);
+            }
             return;
         }
         let Some(p) = self.payments.get_mut(event.key()) else {

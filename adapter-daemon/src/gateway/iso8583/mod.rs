@@ -129,7 +129,7 @@ pub struct HostGateway {
     /// Signed-on cups-terminal terminals, by DE41: they may reconnect for every transaction.
     terminals: Mutex<HashMap<String, cups::TerminalSession>>,
     /// Requests run side by side; those about the same payment or the same notice take turns.
-    serial: Serial,
+    serial: Arc<Serial>,
 }
 
 /// Named turns: a second holder of a name waits until the first is done. Names nobody holds
@@ -140,25 +140,25 @@ struct Serial {
 }
 
 /// A turn; the next in line goes when it is dropped.
-struct Turn<'a> {
-    serial: &'a Serial,
+struct Turn {
+    serial: Arc<Serial>,
     name: String,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Serial {
-    async fn turn(&self, name: String) -> Turn<'_> {
+    async fn turn(self: &Arc<Self>, name: String) -> Turn {
         let mutex = Arc::clone(lock(&self.held).entry(name.clone()).or_default());
         let guard = mutex.lock_owned().await;
         Turn {
-            serial: self,
+            serial: Arc::clone(self),
             name,
             guard: Some(guard),
         }
     }
 }
 
-impl Drop for Turn<'_> {
+impl Drop for Turn {
     fn drop(&mut self) {
         self.guard = None;
         let mut held = lock(&self.serial.held);
@@ -277,7 +277,7 @@ impl HostGateway {
             book: Mutex::new(book),
             saf: Notify::new(),
             terminals: Mutex::new(HashMap::new()),
-            serial: Serial::default(),
+            serial: Arc::default(),
         }
     }
 
@@ -307,6 +307,41 @@ impl HostGateway {
             return false;
         }
         lock(&self.book).apply(&event);
+        true
+    }
+
+    /// Journals a request's answer (`None`: nothing to record) together with the changes the
+    /// request staged, as one unit in one commit; then applies the changes to the book and lets
+    /// the next request about the same payment or notice go. `false`: the journal refused the
+    /// unit and nothing changed.
+    async fn conclude(&self, origin: &biller::Origin<'_>, answer: Option<JournalEvent>) -> bool {
+        let staged = origin.take_staged();
+        let records: Vec<JournalRecord> = staged
+            .events
+            .iter()
+            .map(|e| JournalEvent::Bill(e.clone()))
+            .chain(answer)
+            .map(|event| JournalRecord {
+                session_id: origin.link.to_owned(),
+                terminal_id: origin.peer.to_owned(),
+                event,
+            })
+            .collect();
+        if records.is_empty() {
+            return true;
+        }
+        if let Err(e) = self.journal.submit_all(records).await.committed().await {
+            warn!(link = origin.link, error = %e, "journal refused an ISO 8583 record");
+            return false;
+        }
+        if !staged.events.is_empty() {
+            let mut book = lock(&self.book);
+            for event in &staged.events {
+                book.apply(event);
+            }
+            drop(book);
+            self.wake_store_and_forward();
+        }
         true
     }
 
@@ -739,11 +774,7 @@ impl HostGateway {
                 return LinkEnd::Journal;
             }
             let received = biller::Received::settled();
-            let origin = biller::Origin {
-                link: link_id,
-                peer,
-                received: &received,
-            };
+            let origin = biller::Origin::new(link_id, peer, &received);
             let answer = match binding {
                 Binding::GovBill => {
                     biller::answer(self, &mut state, &request, &frame.body, &origin).await
@@ -761,11 +792,14 @@ impl HostGateway {
             if let Some(link) = lock(&self.links).get_mut(link_id) {
                 link.signed_on = state.signed_on();
             }
-            if let Some(answer) = answer
-                && let Err(end) = self
-                    .send(&mut framed, link_id, peer, answer, envelope)
-                    .await
-            {
+            let (event, bytes) = match answer {
+                Some(out) => (Some(JournalEvent::Iso8583Out(out.summary)), Some(out.bytes)),
+                None => (None, None),
+            };
+            if !self.conclude(&origin, event).await {
+                return LinkEnd::Journal;
+            }
+            if let Err(end) = write(&mut framed, bytes, envelope).await {
                 return end;
             }
         }
@@ -773,9 +807,10 @@ impl HostGateway {
 
     /// One financial request, off the link's reader: journaled in, answered, journaled out.
     /// The request's record is committed while the platform is asked, and waited for before
-    /// the request changes anything or is answered. A request that changes nothing is
-    /// journaled once, with its answer, before the answer leaves
-    /// (docs/decisions/0006-journal-throughput.md).
+    /// the request changes anything or is answered. The changes it makes (an approval, a
+    /// reversal) are journaled in one commit with its answer and applied to the book after it
+    /// ([`HostGateway::conclude`]). A request that changes nothing is journaled once, with its
+    /// answer, before the answer leaves (docs/decisions/0006-journal-throughput.md).
     async fn handle(
         &self,
         binding: Binding,
@@ -794,11 +829,7 @@ impl HostGateway {
                     .await,
             )
         };
-        let origin = biller::Origin {
-            link,
-            peer,
-            received: &received,
-        };
+        let origin = biller::Origin::new(link, peer, &received);
         // These requests never change the link's state; a signed-on copy answers them.
         let mut state = biller::LinkState::signed_on_copy();
         let answer = match binding {
@@ -811,18 +842,18 @@ impl HostGateway {
         }
         let (event, bytes) = match answer {
             Err(_) => return Answered::Unrecorded,
-            Ok(None) if read_only => (JournalEvent::Iso8583In(request.summary()), None),
-            Ok(None) => return Answered::Send(None, envelope),
+            Ok(None) if read_only => (Some(JournalEvent::Iso8583In(request.summary())), None),
+            Ok(None) => (None, None),
             Ok(Some(out)) if read_only => (
-                JournalEvent::Iso8583Exchange {
+                Some(JournalEvent::Iso8583Exchange {
                     request: request.summary(),
                     answer: out.summary,
-                },
+                }),
                 Some(out.bytes),
             ),
-            Ok(Some(out)) => (JournalEvent::Iso8583Out(out.summary), Some(out.bytes)),
+            Ok(Some(out)) => (Some(JournalEvent::Iso8583Out(out.summary)), Some(out.bytes)),
         };
-        if self.journal(link, peer, event).await {
+        if self.conclude(&origin, event).await {
             Answered::Send(bytes, envelope)
         } else {
             Answered::Unrecorded
