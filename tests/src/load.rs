@@ -76,6 +76,8 @@ pub struct LoadReport {
     pub daemon_cpu: Option<CpuUse>,
     /// The load generator's own CPU time, in cores.
     pub load_generator_cores: Option<f64>,
+    /// What the daemon's journal did over the run, per ISO 8583 answer (admin /metrics).
+    pub journal: Option<JournalUse>,
     /// What ran: for the record next to the figures.
     pub run: RunFacts,
 }
@@ -87,6 +89,23 @@ pub struct CpuUse {
     pub cores: f64,
     /// Microseconds of CPU per ISO 8583 answer (absent without ISO 8583 traffic).
     pub us_per_iso8583_answer: Option<f64>,
+}
+
+/// The journal's work over a run, per ISO 8583 answer: records written (store-and-forward's
+/// included) and the transactions (each one fsync) they took.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalUse {
+    pub records_per_answer: f64,
+    pub commits_per_answer: f64,
+}
+
+/// The journal's records and commits so far, from the daemon's admin /metrics.
+async fn journal_counts(admin: Option<SocketAddr>) -> Option<(f64, f64)> {
+    let admin = admin?;
+    Some((
+        metric(admin, "journal_records").await?,
+        metric(admin, "journal_commits").await?,
+    ))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -243,6 +262,7 @@ pub async fn run(
         daemon_pid.as_deref().and_then(cpu_seconds),
         cpu_seconds("self"),
     );
+    let journal_at_start = journal_counts(target.admin).await;
     let started = Instant::now();
     let mut rss_max: Option<f64> = None;
     let mut last = (0u64, 0u64, 0u64);
@@ -299,6 +319,15 @@ pub async fn run(
         Some(admin) => metric(admin, "saf_pending").await,
         None => None,
     };
+    let journal = journal_at_start
+        .zip(journal_counts(target.admin).await)
+        .filter(|_| answers > 0)
+        .map(
+            |((records, commits), (records_end, commits_end))| JournalUse {
+                records_per_answer: hundredths((records_end - records) / answers as f64),
+                commits_per_answer: hundredths((commits_end - commits) / answers as f64),
+            },
+        );
     let iso = shared.latency.lock().await;
     let session = shared.session_latency.lock().await;
     let h = if iso.is_empty() { &*session } else { &*iso };
@@ -331,6 +360,7 @@ pub async fn run(
             .1
             .zip(cpu_at_end.1)
             .map(|(a, b)| hundredths((b - a) / seconds)),
+        journal,
         run: RunFacts {
             seconds: round(seconds),
             terminals: options.terminals,
