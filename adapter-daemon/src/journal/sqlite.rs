@@ -1,6 +1,11 @@
 //! The journal in SQLite: WAL mode, `synchronous = FULL` (a committed record survives a power
 //! cut), one table of records and a one-row head anchor updated in the same transaction.
 //!
+//! The records have no index beside their sequence number: everything the daemon reads, it
+//! reads in order. An index on `session_id` (which journals made before 2026-11-28 have, and
+//! keep) cost a quarter of the write volume and was used by no query
+//! (docs/decisions/0006-journal-throughput.md).
+//!
 //! SQLite is synchronous, and the journal has one writer: the store keeps one connection for
 //! writing and one for reading, each used on tokio's blocking pool, so a batch of records costs
 //! one hand-over to a blocking thread and back (docs/decisions/0006-journal-throughput.md).
@@ -39,7 +44,6 @@ const SCHEMA: &str = "
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS journal_session ON journal (session_id);
     CREATE TABLE IF NOT EXISTS journal_head (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         seq INTEGER NOT NULL,
