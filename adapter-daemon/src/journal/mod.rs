@@ -131,6 +131,10 @@ pub struct Journal {
 /// Units (a record, or records handed over together) committed together at most.
 const MAX_BATCH: usize = 512;
 
+/// Under load, a batch of fewer units than this waits [`WINDOW`] for more before its commit.
+const FILL: usize = 16;
+const WINDOW: std::time::Duration = std::time::Duration::from_micros(250);
+
 impl Journal {
     /// Starts the writer over `store`, continuing its chain.
     pub async fn open(
@@ -207,7 +211,20 @@ async fn writer(
     // Taken over from batch to batch: a buffer grown afresh for every commit cost page faults
     // under load.
     let mut pending = Vec::with_capacity(MAX_BATCH);
+    let mut busy = false;
     while rx.recv_many(&mut pending, MAX_BATCH).await > 0 {
+        // Under load, a short wait lets a small batch fill: fewer commits, each an fsync. The
+        // writer has its thread to itself, so a thread sleep (microsecond timers) is its wait.
+        if busy && pending.len() < FILL {
+            std::thread::sleep(WINDOW);
+            while pending.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(unit) => pending.push(unit),
+                    Err(_) => break,
+                }
+            }
+        }
+        busy = pending.len() > 1;
         let records = pending.iter().map(|(unit, _)| unit.len()).sum::<usize>();
         let mut batch = Vec::with_capacity(records);
         let (mut next_seq, mut prev) = (seq, hash.clone());
