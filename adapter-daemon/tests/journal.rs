@@ -312,11 +312,26 @@ async fn saf_list_shows_what_store_and_forward_still_owes() {
     assert_eq!(run(true).lines().count(), 3);
 }
 
-/// A store whose commits wait until the test lets them through.
+/// A store whose commits wait until the test lets them through, noting which sessions each
+/// commit held.
 #[derive(Debug)]
 struct Gated {
     inner: Arc<SqliteStore>,
     open: Arc<tokio::sync::Semaphore>,
+    /// Notified as a commit begins, before the gate.
+    began: tokio::sync::Notify,
+    seen: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl Gated {
+    fn new(inner: &Arc<SqliteStore>, open: &Arc<tokio::sync::Semaphore>) -> Gated {
+        Gated {
+            inner: Arc::clone(inner),
+            open: Arc::clone(open),
+            began: tokio::sync::Notify::new(),
+            seen: std::sync::Mutex::default(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -325,8 +340,12 @@ impl JournalStore for Gated {
         self.inner.head().await
     }
     async fn append(&self, batch: Vec<Sealed>) -> Result<(), StoreError> {
+        let sessions = batch.iter().map(|r| r.session_id.clone()).collect();
+        self.began.notify_one();
         let _pass = self.open.acquire().await.unwrap();
-        self.inner.append(batch).await
+        self.inner.append(batch).await?;
+        self.seen.lock().unwrap().push(sessions);
+        Ok(())
     }
     async fn scan(&self, after: i64, limit: u32) -> Result<Vec<Sealed>, StoreError> {
         self.inner.scan(after, limit).await
@@ -349,10 +368,7 @@ async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit
             .unwrap(),
     );
     let open = Arc::new(tokio::sync::Semaphore::new(0));
-    let gated = Arc::new(Gated {
-        inner: Arc::clone(&store),
-        open: Arc::clone(&open),
-    });
+    let gated = Arc::new(Gated::new(&store, &open));
     let journal = Journal::open(
         gated,
         FieldCipher::from_hex(&FieldCipher::generate_hex()).unwrap(),
@@ -374,35 +390,6 @@ async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit
     assert_eq!(store.scan(0, 10).await.unwrap().len(), 1);
 }
 
-/// A store that notes which sessions each commit held.
-#[derive(Debug)]
-struct Commits {
-    inner: Gated,
-    /// Notified as a commit begins, before the gate.
-    began: tokio::sync::Notify,
-    seen: std::sync::Mutex<Vec<Vec<String>>>,
-}
-
-#[async_trait::async_trait]
-impl JournalStore for Commits {
-    async fn head(&self) -> Result<Option<Head>, StoreError> {
-        self.inner.head().await
-    }
-    async fn append(&self, batch: Vec<Sealed>) -> Result<(), StoreError> {
-        let sessions = batch.iter().map(|r| r.session_id.clone()).collect();
-        self.began.notify_one();
-        self.inner.append(batch).await?;
-        self.seen.lock().unwrap().push(sessions);
-        Ok(())
-    }
-    async fn scan(&self, after: i64, limit: u32) -> Result<Vec<Sealed>, StoreError> {
-        self.inner.scan(after, limit).await
-    }
-    async fn writable(&self) -> Result<(), StoreError> {
-        self.inner.writable().await
-    }
-}
-
 /// Records handed over together (a payment's approval and its answer) are committed in one
 /// transaction, never split between two, however many queue up behind a slow commit; through
 /// the metrics wrapper too, which must hand them over as they are and not wait.
@@ -415,14 +402,7 @@ async fn records_handed_over_together_are_committed_together() {
             .unwrap(),
     );
     let open = Arc::new(tokio::sync::Semaphore::new(0));
-    let commits = Arc::new(Commits {
-        inner: Gated {
-            inner: Arc::clone(&store),
-            open: Arc::clone(&open),
-        },
-        began: tokio::sync::Notify::new(),
-        seen: std::sync::Mutex::default(),
-    });
+    let commits = Arc::new(Gated::new(&store, &open));
     let journal = Journal::open(
         Arc::clone(&commits) as Arc<dyn JournalStore>,
         FieldCipher::from_hex(&FieldCipher::generate_hex()).unwrap(),

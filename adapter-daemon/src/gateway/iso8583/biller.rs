@@ -859,6 +859,23 @@ mod tests {
         (request, bytes)
     }
 
+    /// Handles a financial request as a gov-bill link's task does.
+    async fn on_link(
+        host: &HostGateway,
+        request: Request,
+        bytes: Vec<u8>,
+    ) -> super::super::Answered {
+        host.handle(
+            super::super::Binding::GovBill,
+            request,
+            bytes::Bytes::from(bytes),
+            super::super::Envelope::default(),
+            "L-1",
+            "test",
+        )
+        .await
+    }
+
     /// A payment whose own record the journal refuses is neither approved nor answered, although
     /// the platform was asked while the record was on its way.
     #[test]
@@ -870,14 +887,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap_or_else(|_| unreachable!());
-        let done = runtime.block_on(host.handle(
-            super::super::Binding::GovBill,
-            request,
-            bytes::Bytes::from(bytes),
-            super::super::Envelope::default(),
-            "L-1",
-            "test",
-        ));
+        let done = runtime.block_on(on_link(&host, request, bytes));
         assert!(matches!(done, super::super::Answered::Unrecorded));
         assert!(super::super::lock(&journal.kept).is_empty());
         assert!(host.payments().is_empty());
@@ -934,16 +944,7 @@ mod tests {
             .unwrap_or_else(|_| unreachable!());
         let pay = |host: Arc<HostGateway>| async move {
             let (request, bytes) = payment_request(host.config.gov_bill);
-            let done = host
-                .handle(
-                    super::super::Binding::GovBill,
-                    request,
-                    bytes::Bytes::from(bytes),
-                    super::super::Envelope::default(),
-                    "L-1",
-                    "test",
-                )
-                .await;
+            let done = on_link(&host, request, bytes).await;
             let super::super::Answered::Send(Some(out), _) = done else {
                 panic!("the payment was not answered");
             };
