@@ -355,13 +355,16 @@ impl JournalStore for Gated {
     }
 }
 
-/// The daemon hands its records to the journal through the metrics wrapper, behind an `Arc`:
-/// handing a record over through them returns before the commit, as the journal's own
-/// `submit` does (were it to wait, no request's record would be committed while the platform
-/// is asked).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit() {
-    let dir = tempfile::tempdir().unwrap();
+/// A journal over a gated store, reached as the daemon reaches its journal: through the
+/// metrics wrapper, behind an `Arc`.
+struct GatedJournal {
+    store: Arc<SqliteStore>,
+    open: Arc<tokio::sync::Semaphore>,
+    gated: Arc<Gated>,
+    sink: Arc<dyn JournalSink>,
+}
+
+async fn gated_journal(dir: &tempfile::TempDir) -> GatedJournal {
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("journal.sqlite"))
             .await
@@ -370,7 +373,7 @@ async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit
     let open = Arc::new(tokio::sync::Semaphore::new(0));
     let gated = Arc::new(Gated::new(&store, &open));
     let journal = Journal::open(
-        gated,
+        Arc::clone(&gated) as Arc<dyn JournalStore>,
         FieldCipher::from_hex(&FieldCipher::generate_hex()).unwrap(),
     )
     .await
@@ -379,6 +382,24 @@ async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit
         Arc::new(journal),
         Arc::new(Metrics::new()),
     ));
+    GatedJournal {
+        store,
+        open,
+        gated,
+        sink,
+    }
+}
+
+/// The daemon hands its records to the journal through the metrics wrapper, behind an `Arc`:
+/// handing a record over through them returns before the commit, as the journal's own
+/// `submit` does (were it to wait, no request's record would be committed while the platform
+/// is asked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let GatedJournal {
+        store, open, sink, ..
+    } = gated_journal(&dir).await;
 
     let receipt = tokio::time::timeout(Duration::from_secs(5), sink.submit(record(1, 1)))
         .await
@@ -396,23 +417,12 @@ async fn the_metered_journal_hands_records_over_without_waiting_for_their_commit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_handed_over_together_are_committed_together() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("journal.sqlite"))
-            .await
-            .unwrap(),
-    );
-    let open = Arc::new(tokio::sync::Semaphore::new(0));
-    let commits = Arc::new(Gated::new(&store, &open));
-    let journal = Journal::open(
-        Arc::clone(&commits) as Arc<dyn JournalStore>,
-        FieldCipher::from_hex(&FieldCipher::generate_hex()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let sink: Arc<dyn JournalSink> = Arc::new(MeteredJournal::new(
-        Arc::new(journal),
-        Arc::new(Metrics::new()),
-    ));
+    let GatedJournal {
+        store,
+        open,
+        gated: commits,
+        sink,
+    } = gated_journal(&dir).await;
 
     // The first commit is held back while 700 units of three queue up behind it: more units
     // than one commit takes.
