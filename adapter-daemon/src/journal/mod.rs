@@ -3,9 +3,10 @@
 //!
 //! [`Journal`] is the writer: sessions hand it records and wait for the commit; a single task,
 //! on a thread and runtime of its own, numbers, seals and chains them and commits whatever has
-//! queued up in one transaction (group commit), so many sessions share one fsync. Storage is behind [`JournalStore`]: SQLite in WAL
-//! mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later. [`verify::verify`]
-//! walks the chain.
+//! queued up in one transaction (group commit), so many sessions share one fsync; records
+//! handed over together stay in one transaction. Storage is behind [`JournalStore`]: SQLite in
+//! WAL mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later.
+//! [`verify::verify`] walks the chain.
 
 pub mod cipher;
 pub mod record;
@@ -63,7 +64,7 @@ pub trait JournalSink: Send + Sync {
     /// record is meant to precede. Records handed over by one task keep their order. Sinks
     /// without a queue append at once.
     async fn submit(&self, record: JournalRecord) -> Receipt {
-        Receipt(Settled::Now(self.append(record).await))
+        Receipt::settled(self.append(record).await)
     }
 
     /// Hands `records` over as one unit: stored together, in one transaction, after every
@@ -72,10 +73,10 @@ pub trait JournalSink: Send + Sync {
     async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
         for record in records {
             if let Err(e) = self.append(record).await {
-                return Receipt(Settled::Now(Err(e)));
+                return Receipt::settled(Err(e));
             }
         }
-        Receipt(Settled::Now(Ok(())))
+        Receipt::settled(Ok(()))
     }
 }
 
@@ -183,9 +184,7 @@ impl JournalSink for Journal {
         self.stats.queued.fetch_add(n, Ordering::Relaxed);
         if self.tx.send((records, ack)).await.is_err() {
             self.stats.queued.fetch_sub(n, Ordering::Relaxed);
-            return Receipt(Settled::Now(Err(JournalError(
-                "the journal writer has stopped".into(),
-            ))));
+            return Receipt::settled(Err(JournalError("the journal writer has stopped".into())));
         }
         Receipt(Settled::Later(done))
     }

@@ -173,6 +173,7 @@ impl Payment {
             stuck: false,
         })
     }
+
     /// Whether the payment stands: approved, not reversed, not left to an operator.
     pub fn stands(&self) -> bool {
         !self.reversed && !self.stuck
