@@ -18,7 +18,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::journal::{
-    JournalError, JournalEvent, JournalRecord, JournalSink, JournalStats, Receipt,
+    Earlier, JournalError, JournalEvent, JournalRecord, JournalSink, JournalStats, Receipt,
 };
 
 type Labels = Vec<(String, String)>;
@@ -372,6 +372,13 @@ impl<J: JournalSink> JournalSink for MeteredJournal<J> {
         }
         self.inner.submit_all(records).await
     }
+
+    async fn submit_all_after(&self, records: Vec<JournalRecord>, earlier: Earlier) -> Receipt {
+        for record in &records {
+            self.metrics.observe(record);
+        }
+        self.inner.submit_all_after(records, earlier).await
+    }
 }
 
 #[async_trait]
@@ -386,6 +393,10 @@ impl<J: JournalSink + ?Sized> JournalSink for Arc<J> {
 
     async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
         self.as_ref().submit_all(records).await
+    }
+
+    async fn submit_all_after(&self, records: Vec<JournalRecord>, earlier: Earlier) -> Receipt {
+        self.as_ref().submit_all_after(records, earlier).await
     }
 }
 

@@ -8,14 +8,15 @@
 //! that survives restarts, and `verify` naming each kind of tampering.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use adapter_core::session::JournalEntry;
 use adapter_daemon::journal::sqlite::SqliteStore;
 use adapter_daemon::journal::verify::{Problem, verify};
 use adapter_daemon::journal::{
-    FieldCipher, Head, Journal, JournalEvent, JournalRecord, JournalSink, JournalStore, Sealed,
-    StoreError,
+    Earlier, FieldCipher, Head, Journal, JournalEvent, JournalRecord, JournalSink, JournalStore,
+    Sealed, StoreError,
 };
 use adapter_daemon::metrics::{MeteredJournal, Metrics};
 use adapter_protocols::tsp::Sensitive;
@@ -313,7 +314,7 @@ async fn saf_list_shows_what_store_and_forward_still_owes() {
 }
 
 /// A store whose commits wait until the test lets them through, noting which sessions each
-/// commit held.
+/// commit held, and failing as many commits as the test asks.
 #[derive(Debug)]
 struct Gated {
     inner: Arc<SqliteStore>,
@@ -321,6 +322,8 @@ struct Gated {
     /// Notified as a commit begins, before the gate.
     began: tokio::sync::Notify,
     seen: std::sync::Mutex<Vec<Vec<String>>>,
+    /// Commits still to fail (after the gate).
+    failing: std::sync::atomic::AtomicUsize,
 }
 
 impl Gated {
@@ -330,6 +333,7 @@ impl Gated {
             open: Arc::clone(open),
             began: tokio::sync::Notify::new(),
             seen: std::sync::Mutex::default(),
+            failing: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
@@ -343,6 +347,13 @@ impl JournalStore for Gated {
         let sessions = batch.iter().map(|r| r.session_id.clone()).collect();
         self.began.notify_one();
         let _pass = self.open.acquire().await.unwrap();
+        let failing = &self.failing;
+        if failing
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StoreError("disk I/O error".into()));
+        }
         self.inner.append(batch).await?;
         self.seen.lock().unwrap().push(sessions);
         Ok(())
@@ -457,4 +468,66 @@ async fn records_handed_over_together_are_committed_together() {
     }
     let stored = store.scan(0, 5_000).await.unwrap();
     assert_eq!(stored.len(), 1 + 700 * 3);
+}
+
+/// A unit handed over after a record it follows from (a payment's approval and answer after
+/// the request's own record) is stored only if that record is: handed over while the
+/// record's commit is still under way, it is refused when that commit fails, although the
+/// store takes the next commit; a unit with no such condition, queued beside it, is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_handed_over_after_a_record_is_stored_only_if_that_record_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let GatedJournal {
+        store,
+        open,
+        gated,
+        sink,
+    } = gated_journal(&dir).await;
+
+    let request = sink.submit(record(1, 1)).await;
+    gated.began.notified().await;
+    let earlier = request.earlier();
+    assert!(matches!(earlier, Earlier::Queued { .. }));
+    let follows = sink
+        .submit_all_after(vec![record(1, 2), record(1, 4)], earlier)
+        .await;
+    let other = sink.submit_all(vec![record(2, 1)]).await;
+    gated.failing.store(1, SeqCst);
+    open.add_permits(1_000);
+    assert!(request.committed().await.is_err());
+    let refused = follows.committed().await.unwrap_err();
+    assert!(refused.to_string().contains("not stored"), "{refused}");
+    other.committed().await.unwrap();
+    let stored = store.scan(0, 10).await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| r.session_id.as_str())
+            .collect::<Vec<_>>(),
+        ["s-2"]
+    );
+
+    // Once the record is stored, what follows from it is too, handed over before its commit
+    // or after.
+    let request = sink.submit(record(3, 1)).await;
+    let follows = sink
+        .submit_all_after(vec![record(3, 2)], request.earlier())
+        .await;
+    request.committed().await.unwrap();
+    follows.committed().await.unwrap();
+    let stored = sink.submit(record(4, 1)).await;
+    let after_commit = stored.earlier();
+    stored.committed().await.unwrap();
+    let late = sink
+        .submit_all_after(vec![record(4, 2)], after_commit)
+        .await;
+    late.committed().await.unwrap();
+    assert_eq!(store.scan(0, 10).await.unwrap().len(), 1 + 2 + 2);
+
+    // A record refused outright (a sink that appends at once) refuses what follows it.
+    let refused = sink
+        .submit_all_after(vec![record(5, 1)], Earlier::Refused)
+        .await;
+    assert!(refused.committed().await.is_err());
+    assert_eq!(store.scan(0, 10).await.unwrap().len(), 5);
 }

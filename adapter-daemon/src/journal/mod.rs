@@ -4,7 +4,8 @@
 //! [`Journal`] is the writer: sessions hand it records and wait for the commit; a single task,
 //! on a thread and runtime of its own, numbers, seals and chains them and commits whatever has
 //! queued up in one transaction (group commit), so many sessions share one fsync; records
-//! handed over together stay in one transaction. Storage is behind [`JournalStore`]: SQLite in
+//! handed over together stay in one transaction, and a unit handed over after a record it
+//! depends on is stored only if that record is ([`JournalSink::submit_all_after`]). Storage is behind [`JournalStore`]: SQLite in
 //! WAL mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later.
 //! [`verify::verify`] walks the chain.
 
@@ -78,6 +79,36 @@ pub trait JournalSink: Send + Sync {
         }
         Receipt::settled(Ok(()))
     }
+
+    /// Hands `records` over as one unit, as [`JournalSink::submit_all`] does, to be stored only
+    /// if the record `earlier` describes is: one handed over before them by the same task (a
+    /// request's own record, say, and the changes it makes with its answer). The caller need
+    /// not wait for the earlier commit before handing the unit over; nothing is ever on record
+    /// without what it follows from. Sinks with a queue must override this; the others know
+    /// the earlier outcome already.
+    async fn submit_all_after(&self, records: Vec<JournalRecord>, earlier: Earlier) -> Receipt {
+        match earlier {
+            Earlier::Refused => Receipt::settled(Err(earlier_refused())),
+            Earlier::Stored | Earlier::Queued { .. } => self.submit_all(records).await,
+        }
+    }
+}
+
+fn earlier_refused() -> JournalError {
+    JournalError("a record handed over before these was not stored".into())
+}
+
+/// What a unit handed over later needs to know of an earlier record
+/// ([`JournalSink::submit_all_after`]), from its [`Receipt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Earlier {
+    /// Stored already.
+    Stored,
+    /// Refused.
+    Refused,
+    /// Queued when the writer had seen `failures` failed commits: a unit handed over after it
+    /// is refused if any commit has failed since (the earlier record's among them, perhaps).
+    Queued { failures: u64 },
 }
 
 /// A record handed to the journal: [`Receipt::committed`] waits until it is stored.
@@ -87,7 +118,8 @@ pub struct Receipt(Settled);
 #[derive(Debug)]
 enum Settled {
     Now(Result<(), JournalError>),
-    Later(oneshot::Receiver<Result<(), JournalError>>),
+    /// In the writer's queue, handed over when it had seen `.1` failed commits.
+    Later(oneshot::Receiver<Result<(), JournalError>>, u64),
 }
 
 impl Receipt {
@@ -96,11 +128,22 @@ impl Receipt {
         Receipt(Settled::Now(result))
     }
 
+    /// What a unit handed over after this record needs to know of it.
+    pub fn earlier(&self) -> Earlier {
+        match &self.0 {
+            Settled::Now(Ok(())) => Earlier::Stored,
+            Settled::Now(Err(_)) => Earlier::Refused,
+            Settled::Later(_, failures) => Earlier::Queued {
+                failures: *failures,
+            },
+        }
+    }
+
     /// Waits for the commit of the record.
     pub async fn committed(self) -> Result<(), JournalError> {
         match self.0 {
             Settled::Now(result) => result,
-            Settled::Later(done) => done
+            Settled::Later(done, _) => done
                 .await
                 .unwrap_or_else(|_| Err(JournalError("the journal writer has stopped".into()))),
         }
@@ -121,10 +164,19 @@ pub struct JournalStats {
 
 type Ack = oneshot::Sender<Result<(), JournalError>>;
 
+/// Records handed over together, with the receipt's sender.
+#[derive(Debug)]
+struct Unit {
+    records: Vec<JournalRecord>,
+    /// Stored only if no commit has failed beyond this many ([`Earlier::Queued`]).
+    unless_failed_beyond: Option<u64>,
+    ack: Ack,
+}
+
 /// The journal writer. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Journal {
-    tx: mpsc::Sender<(Vec<JournalRecord>, Ack)>,
+    tx: mpsc::Sender<Unit>,
     stats: Arc<JournalStats>,
     store: Arc<dyn JournalStore>,
 }
@@ -166,6 +218,28 @@ impl Journal {
     pub fn store(&self) -> &Arc<dyn JournalStore> {
         &self.store
     }
+
+    async fn hand_over(
+        &self,
+        records: Vec<JournalRecord>,
+        unless_failed_beyond: Option<u64>,
+    ) -> Receipt {
+        // Read before the unit is queued: a commit failing later cannot be counted here.
+        let failures = self.stats.failures.load(Ordering::Relaxed);
+        let (ack, done) = oneshot::channel();
+        let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        self.stats.queued.fetch_add(n, Ordering::Relaxed);
+        let unit = Unit {
+            records,
+            unless_failed_beyond,
+            ack,
+        };
+        if self.tx.send(unit).await.is_err() {
+            self.stats.queued.fetch_sub(n, Ordering::Relaxed);
+            return Receipt::settled(Err(JournalError("the journal writer has stopped".into())));
+        }
+        Receipt(Settled::Later(done, failures))
+    }
 }
 
 #[async_trait]
@@ -179,14 +253,15 @@ impl JournalSink for Journal {
     }
 
     async fn submit_all(&self, records: Vec<JournalRecord>) -> Receipt {
-        let (ack, done) = oneshot::channel();
-        let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
-        self.stats.queued.fetch_add(n, Ordering::Relaxed);
-        if self.tx.send((records, ack)).await.is_err() {
-            self.stats.queued.fetch_sub(n, Ordering::Relaxed);
-            return Receipt::settled(Err(JournalError("the journal writer has stopped".into())));
+        self.hand_over(records, None).await
+    }
+
+    async fn submit_all_after(&self, records: Vec<JournalRecord>, earlier: Earlier) -> Receipt {
+        match earlier {
+            Earlier::Refused => Receipt::settled(Err(earlier_refused())),
+            Earlier::Stored => self.hand_over(records, None).await,
+            Earlier::Queued { failures } => self.hand_over(records, Some(failures)).await,
         }
-        Receipt(Settled::Later(done))
     }
 }
 
@@ -203,7 +278,7 @@ async fn writer(
     store: Arc<dyn JournalStore>,
     cipher: FieldCipher,
     head: Option<Head>,
-    mut rx: mpsc::Receiver<(Vec<JournalRecord>, Ack)>,
+    mut rx: mpsc::Receiver<Unit>,
     stats: Arc<JournalStats>,
 ) {
     let (mut seq, mut hash) = head.map_or((0, GENESIS.to_owned()), |h| (h.seq, h.hash));
@@ -224,10 +299,24 @@ async fn writer(
             }
         }
         busy = pending.len() > 1;
-        let records = pending.iter().map(|(unit, _)| unit.len()).sum::<usize>();
+        // A unit whose earlier record may be among the commits that failed since it was
+        // handed over is not stored: it follows from that record.
+        let failed = stats.failures.load(Ordering::Relaxed);
+        let follows_a_failure = |u: &Unit| u.unless_failed_beyond.is_some_and(|f| failed > f);
+        if pending.iter().any(follows_a_failure) {
+            let (refused, kept): (Vec<Unit>, Vec<Unit>) =
+                pending.drain(..).partition(follows_a_failure);
+            pending.extend(kept);
+            for unit in refused {
+                let n = i64::try_from(unit.records.len()).unwrap_or(i64::MAX);
+                stats.queued.fetch_sub(n, Ordering::Relaxed);
+                let _ = unit.ack.send(Err(earlier_refused()));
+            }
+        }
+        let records = pending.iter().map(|u| u.records.len()).sum::<usize>();
         let mut batch = Vec::with_capacity(records);
         let (mut next_seq, mut prev) = (seq, hash.clone());
-        for record in pending.iter().flat_map(|(unit, _)| unit) {
+        for record in pending.iter().flat_map(|u| &u.records) {
             next_seq += 1;
             let (kind, body) = record::body(&record.event, &cipher);
             let mut sealed = Sealed {
@@ -258,8 +347,8 @@ async fn writer(
                     u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,
                 );
-                for (_, ack) in pending.drain(..) {
-                    let _ = ack.send(Ok(()));
+                for unit in pending.drain(..) {
+                    let _ = unit.ack.send(Ok(()));
                 }
             }
             Err(e) => {
@@ -269,8 +358,8 @@ async fn writer(
                 if let Ok(Some(h)) = store.head().await {
                     (seq, hash) = (h.seq, h.hash);
                 }
-                for (_, ack) in pending.drain(..) {
-                    let _ = ack.send(Err(JournalError(e.to_string())));
+                for unit in pending.drain(..) {
+                    let _ = unit.ack.send(Err(JournalError(e.to_string())));
                 }
             }
         }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::book::{BillEvent, Payment, PaymentKey};
 use super::{HostConfig, HostGateway, Turn};
-use crate::journal::Receipt;
+use crate::journal::{Earlier, Receipt};
 
 /// Response codes (DE39) of the binding.
 pub(super) mod code {
@@ -276,15 +276,10 @@ impl<'a> Origin<'a> {
         }
     }
 
-    /// Stages a change the request makes, after waiting until the request's own record is
-    /// committed (nothing is done on a request not on record). `false`: the journal refused
-    /// that record and nothing is staged.
-    pub(super) async fn act(&self, event: BillEvent) -> bool {
-        if !self.received.committed().await {
-            return false;
-        }
+    /// Stages a change the request makes. It is journaled with the answer, stored only if the
+    /// request's own record is, and applied after that commit.
+    pub(super) fn stage(&self, event: BillEvent) {
         super::lock(&self.staged).events.push(event);
-        true
     }
 
     /// Keeps `turn` until the staged changes are applied (or dropped).
@@ -299,9 +294,11 @@ impl<'a> Origin<'a> {
 }
 
 /// The commit of a request's record, handed to the journal when the request arrived and
-/// waited for only before the request changes anything or is answered: the commit and the
-/// platform's look-up overlap.
+/// waited for only when its answer is journaled (with the changes it makes, on condition that
+/// this record is stored): the commit and the platform's look-up overlap, and the answer's
+/// commit need not wait for this one to begin.
 pub(super) struct Received {
+    earlier: Earlier,
     receipt: std::sync::Mutex<Option<Receipt>>,
     committed: tokio::sync::OnceCell<bool>,
 }
@@ -309,6 +306,7 @@ pub(super) struct Received {
 impl Received {
     pub(super) fn pending(receipt: Receipt) -> Received {
         Received {
+            earlier: receipt.earlier(),
             receipt: std::sync::Mutex::new(Some(receipt)),
             committed: tokio::sync::OnceCell::new(),
         }
@@ -317,9 +315,15 @@ impl Received {
     /// A request committed already (or one with no record of its own).
     pub(super) fn settled() -> Received {
         Received {
+            earlier: Earlier::Stored,
             receipt: std::sync::Mutex::new(None),
             committed: tokio::sync::OnceCell::new_with(Some(true)),
         }
+    }
+
+    /// The request's record, as what the records of its answer follow from.
+    pub(super) fn earlier(&self) -> Earlier {
+        self.earlier
     }
 
     /// Whether the request's record is committed; waits for it the first time.
@@ -337,9 +341,6 @@ impl Received {
     }
 }
 
-/// The journal refused a record: the link must stop rather than answer unrecorded.
-pub(super) struct Unrecorded;
-
 /// The answer to one request (`None` for a response, which is matched instead).
 pub(super) async fn answer(
     host: &HostGateway,
@@ -347,7 +348,7 @@ pub(super) async fn answer(
     request: &Request,
     raw: &[u8],
     origin: &Origin<'_>,
-) -> Result<Option<Outgoing>, Unrecorded> {
+) -> Option<Outgoing> {
     let config = &host.config;
     let mti = request.message.mti();
     if mti.is_response() {
@@ -355,21 +356,19 @@ pub(super) async fn answer(
             state.pending_echo = None;
             state.echo_answered = true;
         }
-        return Ok(None);
+        return None;
     }
-    if mti.response().is_none() {
-        return Ok(None);
-    }
+    mti.response()?;
     if let Some(key) = &config.mac
         && !mac_ok(key, request, raw)
     {
-        return Ok(finish(config, response(config, request, code::MAC_FAILED)));
+        return finish(config, response(config, request, code::MAC_FAILED));
     }
     let reply = match mti.as_str() {
         "0800" => network(state, request),
         _ if !state.signed_on => Reply::code(code::INVALID_TRANSACTION),
-        "0200" => financial(host, request, origin).await?,
-        "0420" | "0421" => reversal(host, request, origin).await?,
+        "0200" => financial(host, request, origin).await,
+        "0420" | "0421" => reversal(host, request, origin).await,
         "0500" => reconciliation(host, request),
         _ => Reply::code(code::INVALID_TRANSACTION),
     };
@@ -380,7 +379,7 @@ pub(super) async fn answer(
     if !reply.tags.is_empty() {
         set_tags(&mut m, &reply.tags);
     }
-    Ok(finish(config, m))
+    finish(config, m)
 }
 
 /// DE39, and what goes with it.
@@ -421,29 +420,25 @@ fn network(state: &mut LinkState, request: &Request) -> Reply {
     Reply::code(code::APPROVED)
 }
 
-async fn financial(
-    host: &HostGateway,
-    request: &Request,
-    origin: &Origin<'_>,
-) -> Result<Reply, Unrecorded> {
+async fn financial(host: &HostGateway, request: &Request, origin: &Origin<'_>) -> Reply {
     if request.missing(&[3, 7, 11, 41, 48]) {
-        return Ok(Reply::code(code::FORMAT_ERROR));
+        return Reply::code(code::FORMAT_ERROR);
     }
     let limit = host.config.platform_timeout;
     if request.text(3) == Some("390000") {
-        return Ok(match tag(&request.message, "AP01") {
+        return match tag(&request.message, "AP01") {
             Some(case) => case_status(host.platform.as_ref(), case, limit).await,
             None => Reply::code(code::FORMAT_ERROR),
-        });
+        };
     }
     let Some(notice) = tag(&request.message, "PN01") else {
-        return Ok(Reply::code(code::FORMAT_ERROR));
+        return Reply::code(code::FORMAT_ERROR);
     };
-    Ok(match request.text(3) {
+    match request.text(3) {
         Some("380000") => inquiry(host.platform.as_ref(), notice, limit).await,
-        Some("500000") => return payment(host, request, notice, origin).await,
+        Some("500000") => payment(host, request, notice, origin).await,
         _ => Reply::code(code::INVALID_TRANSACTION),
-    })
+    }
 }
 
 /// Where an application stands, by its case number (AP01).
@@ -586,7 +581,7 @@ pub(super) async fn take_payment(
     host: &HostGateway,
     order: Order,
     origin: &Origin<'_>,
-) -> Result<Result<Payment, Refusal>, Unrecorded> {
+) -> Result<Payment, Refusal> {
     // A duplicate waits for its original; two payments of one notice take turns, so the
     // second sees the first standing (always the payment's turn first, then the notice's).
     let payment_turn = host
@@ -595,22 +590,19 @@ pub(super) async fn take_payment(
         .await;
     let notice_turn = host.serial.turn(format!("notice/{}", order.notice)).await;
     if let Some(p) = host.payment(&order.key) {
-        return Ok(Ok(p));
+        return Ok(p);
     }
     // A payment of this notice stands already, its confirmation perhaps still on its way to
     // the platform: a second one would be taken twice.
     if host.notice_paid(&order.notice) {
-        return Ok(Err(Refusal::NothingOwed));
+        return Err(Refusal::NothingOwed);
     }
     let limit = host.config.platform_timeout;
-    let due = match owed_notice(host.platform.as_ref(), &order.notice, limit).await {
-        Ok(n) => n,
-        Err(refusal) => return Ok(Err(refusal)),
-    };
+    let due = owed_notice(host.platform.as_ref(), &order.notice, limit).await?;
     if due.amount_fen != order.amount_fen {
-        return Ok(Err(Refusal::Amount {
+        return Err(Refusal::Amount {
             due_fen: due.amount_fen,
-        }));
+        });
     }
     let now = (host.config.clock)();
     let local = now.to_offset(CST);
@@ -634,13 +626,11 @@ pub(super) async fn take_payment(
         payee: due.payee,
     };
     let payment = Payment::approved(&event);
-    if !origin.act(event).await {
-        return Err(Unrecorded);
-    }
+    origin.stage(event);
     // Until the approval is journaled and in the book.
     origin.hold(payment_turn);
     origin.hold(notice_turn);
-    Ok(payment.ok_or(Refusal::Unavailable))
+    payment.ok_or(Refusal::Unavailable)
 }
 
 /// A gov-bill payment: DE4, DE32, DE37 and PN01 make the order.
@@ -649,12 +639,12 @@ async fn payment(
     request: &Request,
     notice: String,
     origin: &Origin<'_>,
-) -> Result<Reply, Unrecorded> {
+) -> Reply {
     if request.missing(&[4, 32, 37]) {
-        return Ok(Reply::code(code::FORMAT_ERROR));
+        return Reply::code(code::FORMAT_ERROR);
     }
     let Some(amount_fen) = request.text(4).and_then(|a| a.parse::<u64>().ok()) else {
-        return Ok(Reply::code(code::FORMAT_ERROR));
+        return Reply::code(code::FORMAT_ERROR);
     };
     let order = Order {
         key: payment_key(request),
@@ -663,10 +653,10 @@ async fn payment(
         amount_fen,
         rrn: request.text(37).unwrap_or_default().to_owned(),
     };
-    Ok(match take_payment(host, order, origin).await? {
+    match take_payment(host, order, origin).await {
         Ok(p) => approved(&p),
         Err(refusal) => refusal.reply(&notice),
-    })
+    }
 }
 
 /// Six characters, the same for every duplicate of a payment.
@@ -684,39 +674,33 @@ pub(super) async fn reverse_payment(
     key: PaymentKey,
     amount_fen: Option<u64>,
     origin: &Origin<'_>,
-) -> Result<&'static str, Unrecorded> {
+) -> &'static str {
     let turn = host
         .serial
         .turn(format!("payment/{}", key.idempotency_key()))
         .await;
     let Some(p) = host.payment(&key) else {
-        return Ok(code::ORIGINAL_NOT_FOUND);
+        return code::ORIGINAL_NOT_FOUND;
     };
     if amount_fen != Some(p.amount_fen) {
-        return Ok(code::INVALID_AMOUNT);
+        return code::INVALID_AMOUNT;
     }
     if !p.reversed {
-        if !origin.act(BillEvent::Reversed { key }).await {
-            return Err(Unrecorded);
-        }
+        origin.stage(BillEvent::Reversed { key });
         origin.hold(turn);
     }
-    Ok(code::APPROVED)
+    code::APPROVED
 }
 
 /// A reversal advice (or its repeat): the original is found by DE41 and DE90's STAN and
 /// transmission time.
-async fn reversal(
-    host: &HostGateway,
-    request: &Request,
-    origin: &Origin<'_>,
-) -> Result<Reply, Unrecorded> {
+async fn reversal(host: &HostGateway, request: &Request, origin: &Origin<'_>) -> Reply {
     if request.missing(&[3, 4, 7, 11, 41, 90]) {
-        return Ok(Reply::code(code::FORMAT_ERROR));
+        return Reply::code(code::FORMAT_ERROR);
     }
     let original = request.text(90).unwrap_or_default();
     let (Some(stan), Some(transmitted)) = (original.get(4..10), original.get(10..20)) else {
-        return Ok(Reply::code(code::FORMAT_ERROR));
+        return Reply::code(code::FORMAT_ERROR);
     };
     let key = PaymentKey {
         terminal: request.text(41).unwrap_or_default().to_owned(),
@@ -725,9 +709,7 @@ async fn reversal(
         batch: String::new(),
     };
     let amount = request.text(4).and_then(|a| a.parse::<u64>().ok());
-    Ok(Reply::code(
-        reverse_payment(host, key, amount, origin).await?,
-    ))
+    Reply::code(reverse_payment(host, key, amount, origin).await)
 }
 
 /// The switch's totals for its acquirer (DE32) and settlement date (DE15) against the book.
@@ -1101,8 +1083,7 @@ mod tests {
             let Ok(bytes) = m.to_bytes() else { return Ok(()) };
             let request = Request::decode(dialect, &bytes).map_err(TestCaseError::fail)?;
             let answer = runtime
-                .block_on(super::super::cups::answer(&host, &mut LinkState::default(), &request, &bytes, &origin))
-                .map_err(|_| TestCaseError::fail("unrecorded"))?;
+                .block_on(super::super::cups::answer(&host, &mut LinkState::default(), &request, &bytes, &origin));
             let is_request = !m.mti().is_response() && m.mti().response().is_some();
             prop_assert_eq!(answer.is_some(), is_request);
             if let Some(out) = answer {
@@ -1141,8 +1122,7 @@ mod tests {
             let received = Received::settled();
             let origin = Origin::new("L-1", "test", &received);
             let answer = runtime
-                .block_on(answer(&host, &mut state, &request, &bytes, &origin))
-                .map_err(|_| TestCaseError::fail("unrecorded"))?;
+                .block_on(answer(&host, &mut state, &request, &bytes, &origin));
             let is_request = !m.mti().is_response() && m.mti().response().is_some();
             prop_assert_eq!(answer.is_some(), is_request);
             if let Some(out) = answer {

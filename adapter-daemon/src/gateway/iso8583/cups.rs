@@ -17,9 +17,7 @@ use adapter_protocols::iso8583::Message;
 use adapter_protocols::iso8583::mac::{MacKey, mac_eq, unionpay_mac};
 
 use super::HostGateway;
-use super::biller::{
-    self, LinkState, Order, Origin, Outgoing, Refusal, Request, Summary, Unrecorded, code,
-};
+use super::biller::{self, LinkState, Order, Origin, Outgoing, Refusal, Request, Summary, code};
 use super::book::PaymentKey;
 use super::keys::{self, KeyScheme};
 
@@ -45,42 +43,39 @@ pub(super) async fn answer(
     request: &Request,
     raw: &[u8],
     origin: &Origin<'_>,
-) -> Result<Option<Outgoing>, Unrecorded> {
+) -> Option<Outgoing> {
     let mti = request.message.mti();
     if mti.is_response() || mti.response().is_none() {
-        return Ok(None);
+        return None;
     }
     let terminal = request.text(41).unwrap_or_default().to_owned();
     let Some(master) = host.config.master_keys.get(&terminal) else {
-        return Ok(finish(response(host, request, NOT_REGISTERED), None));
+        return finish(response(host, request, NOT_REGISTERED), None);
     };
     let network = request.text(60).and_then(|t| t.get(8..11));
     match mti.as_str() {
-        "0800" => return Ok(sign_on(host, state, request, master, network)),
+        "0800" => return sign_on(host, state, request, master, network),
         "0820" if network == Some("002") => {
             host.end_terminal_session(&terminal);
             state.signed_on = false;
-            return Ok(finish(response(host, request, code::APPROVED), None));
+            return finish(response(host, request, code::APPROVED), None);
         }
         _ => {}
     }
     let Some(session) = host.terminal_session(&terminal) else {
-        return Ok(finish(
-            response(host, request, code::INVALID_TRANSACTION),
-            None,
-        ));
+        return finish(response(host, request, code::INVALID_TRANSACTION), None);
     };
     let mac = Some(session.mac.as_ref());
     if !mac_ok(&session.mac, request, raw) {
-        return Ok(finish(response(host, request, code::MAC_FAILED), mac));
+        return finish(response(host, request, code::MAC_FAILED), mac);
     }
     let m = match mti.as_str() {
-        "0200" => financial(host, request, origin).await?,
-        "0400" => reversal(host, request, origin).await?,
+        "0200" => financial(host, request, origin).await,
+        "0400" => reversal(host, request, origin).await,
         "0500" => settlement(host, request),
         _ => response(host, request, code::INVALID_TRANSACTION),
     };
-    Ok(finish(m, mac))
+    finish(m, mac)
 }
 
 /// 0800 → 0810 with working keys in DE62, wrapped under the terminal's master key.
@@ -177,32 +172,26 @@ fn batch(request: &Request) -> Option<&str> {
 }
 
 /// 0200: inquiry (380000) or payment (500000) of the notice in DE48.
-async fn financial(
-    host: &HostGateway,
-    request: &Request,
-    origin: &Origin<'_>,
-) -> Result<Message<'static>, Unrecorded> {
+async fn financial(host: &HostGateway, request: &Request, origin: &Origin<'_>) -> Message<'static> {
     if request.missing(&[3, 11, 41, 48, 60]) {
-        return Ok(response(host, request, code::FORMAT_ERROR));
+        return response(host, request, code::FORMAT_ERROR);
     }
     let notice = request.text(48).unwrap_or_default().to_owned();
     match request.text(3) {
         Some("380000") => {
             let limit = host.config.platform_timeout;
-            Ok(
-                match biller::owed_notice(host.platform.as_ref(), &notice, limit).await {
-                    Ok(n) => {
-                        let mut m = response(host, request, code::APPROVED);
-                        m.set(4, format!("{:012}", n.amount_fen));
-                        m.set(48, notice);
-                        m
-                    }
-                    Err(refusal) => refused(host, request, refusal),
-                },
-            )
+            match biller::owed_notice(host.platform.as_ref(), &notice, limit).await {
+                Ok(n) => {
+                    let mut m = response(host, request, code::APPROVED);
+                    m.set(4, format!("{:012}", n.amount_fen));
+                    m.set(48, notice);
+                    m
+                }
+                Err(refusal) => refused(host, request, refusal),
+            }
         }
         Some("500000") => payment(host, request, notice, origin).await,
-        _ => Ok(response(host, request, code::INVALID_TRANSACTION)),
+        _ => response(host, request, code::INVALID_TRANSACTION),
     }
 }
 
@@ -220,12 +209,12 @@ async fn payment(
     request: &Request,
     notice: String,
     origin: &Origin<'_>,
-) -> Result<Message<'static>, Unrecorded> {
+) -> Message<'static> {
     let (Some(amount_fen), Some(batch)) = (
         request.text(4).and_then(|a| a.parse::<u64>().ok()),
         batch(request),
     ) else {
-        return Ok(response(host, request, code::FORMAT_ERROR));
+        return response(host, request, code::FORMAT_ERROR);
     };
     let key = PaymentKey {
         terminal: request.text(41).unwrap_or_default().to_owned(),
@@ -240,7 +229,7 @@ async fn payment(
         notice,
         amount_fen,
     };
-    Ok(match biller::take_payment(host, order, origin).await? {
+    match biller::take_payment(host, order, origin).await {
         Ok(p) => {
             let mut m = response(host, request, code::APPROVED);
             m.set(37, p.rrn.clone());
@@ -256,7 +245,7 @@ async fn payment(
             m
         }
         Err(refusal) => refused(host, request, refusal),
-    })
+    }
 }
 
 /// Terminals send no RRN: the biller makes one, 12 digits, the same for every duplicate.
@@ -272,20 +261,16 @@ fn retrieval_reference(key: &PaymentKey) -> String {
 
 /// 0400: the original is named by DE61 (batch n6, STAN n6) or, as UnionPay terminals send it,
 /// by the reversal's own DE11 and DE60.2.
-async fn reversal(
-    host: &HostGateway,
-    request: &Request,
-    origin: &Origin<'_>,
-) -> Result<Message<'static>, Unrecorded> {
+async fn reversal(host: &HostGateway, request: &Request, origin: &Origin<'_>) -> Message<'static> {
     if request.missing(&[4, 11, 41, 60]) {
-        return Ok(response(host, request, code::FORMAT_ERROR));
+        return response(host, request, code::FORMAT_ERROR);
     }
     let (batch, stan) = match request.text(61) {
         Some(original) => (original.get(..6), original.get(6..12)),
         None => (batch(request), request.text(11)),
     };
     let (Some(batch), Some(stan)) = (batch, stan) else {
-        return Ok(response(host, request, code::FORMAT_ERROR));
+        return response(host, request, code::FORMAT_ERROR);
     };
     let key = PaymentKey {
         terminal: request.text(41).unwrap_or_default().to_owned(),
@@ -294,8 +279,8 @@ async fn reversal(
         batch: batch.to_owned(),
     };
     let amount = request.text(4).and_then(|a| a.parse::<u64>().ok());
-    let code = biller::reverse_payment(host, key, amount, origin).await?;
-    Ok(response(host, request, code))
+    let code = biller::reverse_payment(host, key, amount, origin).await;
+    response(host, request, code)
 }
 
 /// 0500: the terminal's batch totals (DE48: debit amount n12, debit count n3, credit amount

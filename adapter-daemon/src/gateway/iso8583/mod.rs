@@ -311,9 +311,10 @@ impl HostGateway {
     }
 
     /// Journals a request's answer (`None`: nothing to record) together with the changes the
-    /// request staged, as one unit in one commit; then applies the changes to the book and lets
-    /// the next request about the same payment or notice go. `false`: the journal refused the
-    /// unit and nothing changed.
+    /// request staged, as one unit in one commit, stored only if the request's own record is
+    /// (the unit is handed over without waiting for that commit); then applies the changes to
+    /// the book and lets the next request about the same payment or notice go. `false`: the
+    /// journal refused the request's record or the unit, and nothing changed.
     async fn conclude(&self, origin: &biller::Origin<'_>, answer: Option<JournalEvent>) -> bool {
         let staged = origin.take_staged();
         let records: Vec<JournalRecord> = staged
@@ -327,10 +328,23 @@ impl HostGateway {
                 event,
             })
             .collect();
-        if records.is_empty() {
-            return true;
+        let unit = if records.is_empty() {
+            None
+        } else {
+            let earlier = origin.received.earlier();
+            Some(self.journal.submit_all_after(records, earlier).await)
+        };
+        // The request's record is committed before the unit, and the unit only if it was.
+        if !origin.received.committed().await {
+            warn!(
+                link = origin.link,
+                "journal refused an ISO 8583 request's record"
+            );
+            return false;
         }
-        if let Err(e) = self.journal.submit_all(records).await.committed().await {
+        if let Some(unit) = unit
+            && let Err(e) = unit.committed().await
+        {
             warn!(link = origin.link, error = %e, "journal refused an ISO 8583 record");
             return false;
         }
@@ -783,9 +797,6 @@ impl HostGateway {
                     cups::answer(self, &mut state, &request, &frame.body, &origin).await
                 }
             };
-            let Ok(answer) = answer else {
-                return LinkEnd::Journal;
-            };
             if state.echo_answered() {
                 echo_sent = None;
             }
@@ -806,9 +817,10 @@ impl HostGateway {
     }
 
     /// One financial request, off the link's reader: journaled in, answered, journaled out.
-    /// The request's record is committed while the platform is asked, and waited for before
-    /// the request changes anything or is answered. The changes it makes (an approval, a
-    /// reversal) are journaled in one commit with its answer and applied to the book after it
+    /// The request's record is committed while the platform is asked. The changes it makes (an
+    /// approval, a reversal) are journaled in one unit with its answer, handed over without
+    /// waiting for the request's commit and stored only if that record is; both commits are
+    /// waited for before the changes are applied to the book and the answer leaves
     /// ([`HostGateway::conclude`]). A request that changes nothing is journaled once, with its
     /// answer, before the answer leaves (docs/decisions/0006-journal-throughput.md).
     async fn handle(
@@ -836,22 +848,17 @@ impl HostGateway {
             Binding::GovBill => biller::answer(self, &mut state, &request, &raw, &origin).await,
             Binding::CupsTerminal => cups::answer(self, &mut state, &request, &raw, &origin).await,
         };
-        if !received.committed().await {
-            warn!(link, "journal refused an ISO 8583 record");
-            return Answered::Unrecorded;
-        }
         let (event, bytes) = match answer {
-            Err(_) => return Answered::Unrecorded,
-            Ok(None) if read_only => (Some(JournalEvent::Iso8583In(request.summary())), None),
-            Ok(None) => (None, None),
-            Ok(Some(out)) if read_only => (
+            None if read_only => (Some(JournalEvent::Iso8583In(request.summary())), None),
+            None => (None, None),
+            Some(out) if read_only => (
                 Some(JournalEvent::Iso8583Exchange {
                     request: request.summary(),
                     answer: out.summary,
                 }),
                 Some(out.bytes),
             ),
-            Ok(Some(out)) => (Some(JournalEvent::Iso8583Out(out.summary)), Some(out.bytes)),
+            Some(out) => (Some(JournalEvent::Iso8583Out(out.summary)), Some(out.bytes)),
         };
         if self.conclude(&origin, event).await {
             Answered::Send(bytes, envelope)
