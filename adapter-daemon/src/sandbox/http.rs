@@ -326,7 +326,8 @@ fn authenticate(
         .map_err(|_| unauthorised("SIGNATURE_INVALID", "the signature does not verify"))?;
     // Only a verified request may spend a nonce.
     let expiry = now + time::Duration::seconds(2 * TIMESTAMP_TOLERANCE_SECONDS);
-    if lock(&inner.nonces).spend((app_id.to_owned(), nonce.clone()), now, expiry) {
+    let key = super::NonceKey::of(app_id, &nonce);
+    if lock(&inner.nonces).spend(key, now, expiry) {
         Ok(Caller {
             app: Some(app_id.to_owned()),
             nonce,

