@@ -530,4 +530,25 @@ async fn a_unit_handed_over_after_a_record_is_stored_only_if_that_record_is() {
         .await;
     assert!(refused.committed().await.is_err());
     assert_eq!(store.scan(0, 10).await.unwrap().len(), 5);
+
+    // When all that queued follows a failed record, nothing is left to commit, and nothing is:
+    // the record's commit is held while what follows it queues alone behind it.
+    let spare = u32::try_from(open.available_permits()).unwrap();
+    open.acquire_many(spare).await.unwrap().forget();
+    gated.failing.store(1, SeqCst);
+    let request = sink.submit(record(6, 1)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let follows = sink
+        .submit_all_after(vec![record(6, 2)], request.earlier())
+        .await;
+    open.add_permits(1_000);
+    assert!(request.committed().await.is_err());
+    assert!(follows.committed().await.is_err());
+    sink.submit(record(7, 1)).await.committed().await.unwrap();
+    let seen = gated.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|c| !c.is_empty()),
+        "an empty commit: {seen:?}"
+    );
+    assert_eq!(store.scan(0, 10).await.unwrap().len(), 6);
 }

@@ -5,8 +5,9 @@
 //! on a thread and runtime of its own, numbers, seals and chains them and commits whatever has
 //! queued up in one transaction (group commit), so many sessions share one fsync; records
 //! handed over together stay in one transaction, and a unit handed over after a record it
-//! depends on is stored only if that record is ([`JournalSink::submit_all_after`]). Storage is behind [`JournalStore`]: SQLite in
-//! WAL mode today ([`sqlite::SqliteStore`], on rusqlite), PostgreSQL later.
+//! depends on is stored only if that record is ([`JournalSink::submit_all_after`]). Storage is
+//! behind [`JournalStore`]: SQLite in WAL mode today ([`sqlite::SqliteStore`], on rusqlite),
+//! PostgreSQL later.
 //! [`verify::verify`] walks the chain.
 
 pub mod cipher;
@@ -311,6 +312,9 @@ async fn writer(
                 let n = i64::try_from(unit.records.len()).unwrap_or(i64::MAX);
                 stats.queued.fetch_sub(n, Ordering::Relaxed);
                 let _ = unit.ack.send(Err(earlier_refused()));
+            }
+            if pending.is_empty() {
+                continue;
             }
         }
         let records = pending.iter().map(|u| u.records.len()).sum::<usize>();
