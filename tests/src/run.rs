@@ -154,6 +154,48 @@ async fn run_case(
 
 // ----- TSP ------------------------------------------------------------------------------------
 
+/// Whether the offer to `case.terminal` is what the case expects (an item closed now by its
+/// calendar skips the case).
+async fn check_offer(
+    client: &mut TerminalClient,
+    case: &Case,
+    seen: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let offer = client.get_offer().await?;
+    seen.push(format!(
+        "{} offered, {} not",
+        offer.offered.len(),
+        offer.unavailable.len()
+    ));
+    for code in &case.offered {
+        if let Some(u) = offer.unavailable.iter().find(|u| &u.code == code)
+            && u.reason == "closed"
+        {
+            return Err(Skip(format!(
+                "{code} is closed at {} now (until {})",
+                case.terminal,
+                u.until.as_deref().unwrap_or("?")
+            ))
+            .into());
+        }
+        ensure!(
+            offer.offered.iter().any(|o| &o.code == code),
+            "{code} is not offered"
+        );
+    }
+    for (code, reason) in &case.not_offered {
+        let Some(u) = offer.unavailable.iter().find(|u| &u.code == code) else {
+            bail!("{code} should not be offered (reason {reason})");
+        };
+        ensure!(
+            &u.reason == reason,
+            "{code} is not offered because {}, not {reason}",
+            u.reason
+        );
+    }
+    Ok(())
+}
+
 async fn tsp_case(
     target: &Target,
     case: &Case,
@@ -170,39 +212,13 @@ async fn tsp_case(
         client
             .open(session_open(&crate::sim::terminal::FULL_STM))
             .await?;
-        let offer = client.get_offer().await?;
-        seen.push(format!(
-            "{} offered, {} not",
-            offer.offered.len(),
-            offer.unavailable.len()
-        ));
-        for code in &case.offered {
-            if let Some(u) = offer.unavailable.iter().find(|u| &u.code == code)
-                && u.reason == "closed"
-            {
-                return Err(Skip(format!(
-                    "{code} is closed at {} now (until {})",
-                    case.terminal,
-                    u.until.as_deref().unwrap_or("?")
-                ))
-                .into());
-            }
-            ensure!(
-                offer.offered.iter().any(|o| &o.code == code),
-                "{code} is not offered"
-            );
-        }
-        for (code, reason) in &case.not_offered {
-            let Some(u) = offer.unavailable.iter().find(|u| &u.code == code) else {
-                bail!("{code} should not be offered (reason {reason})");
-            };
-            ensure!(
-                &u.reason == reason,
-                "{code} is not offered because {}, not {reason}",
-                u.reason
-            );
-        }
-        client.close(None).await?;
+        // The session is closed however the check ends: one left open holds one of the
+        // terminal's sessions at the daemon until it times out, and a run repeated within
+        // that time finds the terminal full.
+        let checked = check_offer(&mut client, case, seen).await;
+        let closed = client.close(None).await;
+        checked?;
+        closed?;
         if case.item.is_none() {
             return Ok(());
         }
@@ -219,7 +235,13 @@ async fn tsp_case(
     let mut sim = TerminalSim::open(config, devices).await?;
     // A deployment plans its offer on its own clock: an item closed now is not a failure.
     if case.expect.outcome.as_deref() != Some("refused") {
-        let offer = sim.client.get_offer().await?;
+        let offer = match sim.client.get_offer().await {
+            Ok(offer) => offer,
+            Err(e) => {
+                let _ = sim.close().await;
+                return Err(e.into());
+            }
+        };
         if let Some(u) = offer.unavailable.iter().find(|u| &u.code == item) {
             sim.close().await?;
             return Err(Skip(format!(
@@ -239,11 +261,14 @@ async fn tsp_case(
         drop_at: case.drop_at.clone(),
         time_out_at: case.time_out_at.clone(),
     };
-    let run = sim.run_item(item, &script, |_| {}).await?;
+    let run = sim.run_item(item, &script, |_| {}).await;
+    let printed = sim.devices.printed.len();
+    // Closed even when the run went wrong, as above.
+    let closed = sim.close().await;
+    let run = run?;
+    closed?;
     seen.extend(run.steps.iter().cloned());
     seen.push(run.outcome_name());
-    let printed = sim.devices.printed.len();
-    sim.close().await?;
     check_run(case, &run, printed)
 }
 
