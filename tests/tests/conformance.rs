@@ -101,6 +101,38 @@ exchange = [{ send = "inquiry", notice = "44010026120000000031", expect = "00" }
     assert!(why[1].contains("DE39 12, expected 00"), "{why:?}");
 }
 
+/// A case that fails still closes the session it opened: the daemon allows a terminal two, and
+/// sessions left open by failed cases would make the third case fail for want of one (and a
+/// repeated run against a deployment, for as long as they lasted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_case_leaves_no_session_open() {
+    let case = r#"
+[[case]]
+name = "an item the catalogue lacks is offered"
+protocol = "tsp"
+offered = ["449999999999"]
+"#;
+    let suite = scenario::parse(
+        "leaks",
+        &format!("name = \"leaks\"\ndescription = \"\"\n{}", case.repeat(3)),
+    )
+    .unwrap();
+    let target = Target::in_process().await.unwrap();
+    let prints = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        print_dir: prints.path().to_path_buf(),
+    };
+    let results = run(&target, &[suite], &options, &mut |_, _, _| {}).await;
+    target.stop().await;
+    assert_eq!(results.len(), 3);
+    for r in &results {
+        match &r.status {
+            Status::Failed(why) => assert!(why.contains("449999999999 is not offered"), "{why}"),
+            other => panic!("{}: {other:?}", r.name),
+        }
+    }
+}
+
 #[test]
 fn a_suite_with_a_case_that_cannot_run_is_refused_at_load() {
     let e = scenario::parse(
