@@ -9,20 +9,27 @@
 //! certifies nothing if it cannot fail.
 
 use adapter_conformance::report;
-use adapter_conformance::run::{RunOptions, Status, run};
-use adapter_conformance::scenario;
+use adapter_conformance::run::{CaseResult, RunOptions, Status, run};
+use adapter_conformance::scenario::{self, Suite};
 use adapter_conformance::target::Target;
+
+/// Runs `suites` against a daemon started in-process on the embedded defaults, its printers
+/// saving into `prints`; the daemon is stopped after.
+async fn run_in_process(suites: &[Suite], prints: &std::path::Path) -> Vec<CaseResult> {
+    let target = Target::in_process().await.unwrap();
+    let options = RunOptions {
+        print_dir: prints.to_path_buf(),
+    };
+    let results = run(&target, suites, &options, &mut |_, _, _| {}).await;
+    target.stop().await;
+    results
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shipped_case_passes_against_the_embedded_defaults() {
     let suites = scenario::shipped(None).unwrap();
-    let target = Target::in_process().await.unwrap();
     let prints = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        print_dir: prints.path().to_path_buf(),
-    };
-    let results = run(&target, &suites, &options, &mut |_, _, _| {}).await;
-    target.stop().await;
+    let results = run_in_process(&suites, prints.path()).await;
     let failed: Vec<String> = results
         .iter()
         .filter_map(|r| match &r.status {
@@ -83,13 +90,8 @@ exchange = [{ send = "inquiry", notice = "44010026120000000031", expect = "00" }
 "#,
     )
     .unwrap();
-    let target = Target::in_process().await.unwrap();
     let prints = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        print_dir: prints.path().to_path_buf(),
-    };
-    let results = run(&target, &[suite], &options, &mut |_, _, _| {}).await;
-    target.stop().await;
+    let results = run_in_process(&[suite], prints.path()).await;
     let why: Vec<&str> = results
         .iter()
         .map(|r| match &r.status {
@@ -117,13 +119,8 @@ offered = ["449999999999"]
         &format!("name = \"leaks\"\ndescription = \"\"\n{}", case.repeat(3)),
     )
     .unwrap();
-    let target = Target::in_process().await.unwrap();
     let prints = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        print_dir: prints.path().to_path_buf(),
-    };
-    let results = run(&target, &[suite], &options, &mut |_, _, _| {}).await;
-    target.stop().await;
+    let results = run_in_process(&[suite], prints.path()).await;
     assert_eq!(results.len(), 3);
     for r in &results {
         match &r.status {
