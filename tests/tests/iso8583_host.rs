@@ -286,9 +286,18 @@ fn reversal_of(switch: &mut Switch, payment: &Message<'_>, mti: &str) -> Message
 /// Waits until store-and-forward has nothing left to do.
 async fn settled(daemon: &Daemon) -> Vec<adapter_daemon::gateway::iso8583::book::Payment> {
     let host = daemon.host().unwrap();
+    // Empty for a quarter of a second, not once: store-and-forward works from the payments it
+    // read at the start of a round, so a payment withdrawn by a reversal (no work left) can
+    // come back as it records the confirmation it had begun, and is then cancelled.
+    let mut empty_since = 0;
     for _ in 0..200 {
         if host.store_and_forward_queue().0.is_empty() {
-            return host.payments();
+            empty_since += 1;
+            if empty_since == 5 {
+                return host.payments();
+            }
+        } else {
+            empty_since = 0;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
