@@ -236,7 +236,7 @@ impl Daemon {
         let client = Arc::new(client);
 
         // The TSP gateway.
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new().with_journal(journal.stats()));
         let sink = MeteredJournal::new(Arc::clone(&journal), Arc::clone(&metrics));
         let tsp_config = TspConfig {
             session: SessionConfig::default(),

@@ -52,7 +52,7 @@ pub struct Metrics {
     journal_records: Gauge,
     journal_commits: Gauge,
     journal_queued: Gauge,
-    journal_commit_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    journal_last_commit_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     journal_failures: Gauge,
     breakers_open: Gauge,
     iso8583_links: Counter,
@@ -85,7 +85,7 @@ impl Metrics {
             journal_records: Gauge::default(),
             journal_commits: Gauge::default(),
             journal_queued: Gauge::default(),
-            journal_commit_seconds: Gauge::default(),
+            journal_last_commit_seconds: Gauge::default(),
             journal_failures: Gauge::default(),
             iso8583_links: Counter::default(),
             iso8583_messages: Family::default(),
@@ -159,7 +159,7 @@ impl Metrics {
         registry.register(
             "journal_last_commit_seconds",
             "Duration of the last journal commit",
-            m.journal_commit_seconds.clone(),
+            m.journal_last_commit_seconds.clone(),
         );
         registry.register(
             "journal_commit_failures",
@@ -197,6 +197,17 @@ impl Metrics {
             m.resident_memory.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    /// Adds the journal's own histogram of commit durations
+    /// (`stm_adapter_journal_commit_seconds`), which its writer fills.
+    pub fn with_journal(mut self, journal: &JournalStats) -> Metrics {
+        self.registry.register(
+            "journal_commit_seconds",
+            "Duration of each journal commit, its fsync included (an answer waits for one)",
+            journal.commit_seconds.clone(),
+        );
+        self
     }
 
     /// Counts what a journal record says happened.
@@ -327,7 +338,7 @@ impl Metrics {
             .set(journal.queued.load(Ordering::Relaxed).max(0));
         self.journal_failures
             .set(as_i64(journal.failures.load(Ordering::Relaxed)));
-        self.journal_commit_seconds
+        self.journal_last_commit_seconds
             .set(journal.last_commit_micros.load(Ordering::Relaxed) as f64 / 1e6);
         self.breakers_open
             .set(i64::try_from(breakers_open).unwrap_or(i64::MAX));
@@ -426,6 +437,24 @@ pub fn resident_memory_of(pid: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_journal_commit_is_in_the_commit_histogram() {
+        let stats = JournalStats::default();
+        for seconds in [0.0003, 0.004, 0.15] {
+            stats.commit_seconds.observe(seconds);
+        }
+        let text = Metrics::new().with_journal(&stats).render(0, &stats, 0);
+        for line in [
+            "stm_adapter_journal_commit_seconds_count 3",
+            "stm_adapter_journal_commit_seconds_bucket{le=\"0.0005\"} 1",
+            "stm_adapter_journal_commit_seconds_bucket{le=\"0.01\"} 2",
+            "stm_adapter_journal_commit_seconds_bucket{le=\"0.1\"} 2",
+            "stm_adapter_journal_commit_seconds_bucket{le=\"0.25\"} 3",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+    }
 
     #[test]
     fn metrics_are_prefixed_and_counted_from_records() {

@@ -80,6 +80,10 @@ async fn concurrent_sessions_share_commits_and_the_chain_verifies() {
         commits < records,
         "group commit: {commits} commits for {records} records"
     );
+    // Each commit's duration is in the histogram /metrics serves.
+    let metrics = adapter_daemon::metrics::Metrics::new().with_journal(stats);
+    let count = format!("stm_adapter_journal_commit_seconds_count {commits}\n");
+    assert!(metrics.render(0, stats, 0).contains(&count), "{count}");
 
     let cipher = FieldCipher::from_hex(&key).unwrap();
     let report = verify(store.as_ref(), cipher.chain_key()).await.unwrap();

@@ -92,20 +92,42 @@ pub struct CpuUse {
 }
 
 /// The journal's work over a run, per ISO 8583 answer: records written (store-and-forward's
-/// included) and the transactions (each one fsync) they took.
+/// included) and the transactions (each one fsync) they took; and the commits that took over
+/// 10 and 100 ms — every answer waiting on such a commit waits that long, so they are where a
+/// run's p99 and p999 come from when the disk stalls.
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalUse {
     pub records_per_answer: f64,
     pub commits_per_answer: f64,
+    pub commits_over_10ms: f64,
+    pub commits_over_100ms: f64,
 }
 
-/// The journal's records and commits so far, from the daemon's admin /metrics.
-async fn journal_counts(admin: Option<SocketAddr>) -> Option<(f64, f64)> {
-    let admin = admin?;
-    Some((
-        metric(admin, "journal_records").await?,
-        metric(admin, "journal_commits").await?,
-    ))
+/// The journal's counts so far, from the daemon's admin /metrics.
+#[derive(Debug, Clone, Copy)]
+struct JournalCounts {
+    records: f64,
+    commits: f64,
+    over_10ms: f64,
+    over_100ms: f64,
+}
+
+async fn journal_counts(admin: Option<SocketAddr>) -> Option<JournalCounts> {
+    let text = metrics_text(admin?).await?;
+    let commits = metric_in(&text, "journal_commit_seconds_count")?;
+    let over = |le: &str| {
+        metric_in(
+            &text,
+            &format!("journal_commit_seconds_bucket{{le=\"{le}\"}}"),
+        )
+        .map(|within| commits - within)
+    };
+    Some(JournalCounts {
+        records: metric_in(&text, "journal_records")?,
+        commits,
+        over_10ms: over("0.01")?,
+        over_100ms: over("0.1")?,
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -178,12 +200,22 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
 
 /// A value of the daemon's admin /metrics (`stm_adapter_NAME`).
 pub async fn metric(admin: SocketAddr, name: &str) -> Option<f64> {
+    metric_in(&metrics_text(admin).await?, name)
+}
+
+/// The daemon's admin /metrics, as served.
+async fn metrics_text(admin: SocketAddr) -> Option<String> {
     let mut tcp = tokio::net::TcpStream::connect(admin).await.ok()?;
     tcp.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
         .await
         .ok()?;
     let mut text = String::new();
     tcp.read_to_string(&mut text).await.ok()?;
+    Some(text)
+}
+
+/// The value of series `stm_adapter_NAME` (labels included in NAME) in a /metrics text.
+fn metric_in(text: &str, name: &str) -> Option<f64> {
     let prefix = format!("stm_adapter_{name} ");
     text.lines()
         .find_map(|l| l.strip_prefix(prefix.as_str()))?
@@ -322,12 +354,12 @@ pub async fn run(
     let journal = journal_at_start
         .zip(journal_counts(target.admin).await)
         .filter(|_| answers > 0)
-        .map(
-            |((records, commits), (records_end, commits_end))| JournalUse {
-                records_per_answer: hundredths((records_end - records) / answers as f64),
-                commits_per_answer: hundredths((commits_end - commits) / answers as f64),
-            },
-        );
+        .map(|(start, end)| JournalUse {
+            records_per_answer: hundredths((end.records - start.records) / answers as f64),
+            commits_per_answer: hundredths((end.commits - start.commits) / answers as f64),
+            commits_over_10ms: end.over_10ms - start.over_10ms,
+            commits_over_100ms: end.over_100ms - start.over_100ms,
+        });
     let iso = shared.latency.lock().await;
     let session = shared.session_latency.lock().await;
     let h = if iso.is_empty() { &*session } else { &*iso };

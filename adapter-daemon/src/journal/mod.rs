@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 
 pub use cipher::FieldCipher;
@@ -152,7 +153,7 @@ impl Receipt {
 }
 
 /// Figures for /metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JournalStats {
     pub records: AtomicU64,
     pub commits: AtomicU64,
@@ -161,6 +162,27 @@ pub struct JournalStats {
     pub queued: AtomicI64,
     /// Microseconds of the last commit.
     pub last_commit_micros: AtomicU64,
+    /// Every commit's duration, its fsync included: a payment's answer waits for one, so the
+    /// disk's slowest flushes are the payments' slowest answers (docs/operations.md).
+    pub commit_seconds: Histogram,
+}
+
+/// Commit durations from 0.25 ms (a fast disk's fsync) to 2.5 s (a stalled one).
+pub const COMMIT_BUCKETS: [f64; 12] = [
+    0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 2.5,
+];
+
+impl Default for JournalStats {
+    fn default() -> Self {
+        JournalStats {
+            records: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            queued: AtomicI64::new(0),
+            last_commit_micros: AtomicU64::new(0),
+            commit_seconds: Histogram::new(COMMIT_BUCKETS),
+        }
+    }
 }
 
 type Ack = oneshot::Sender<Result<(), JournalError>>;
@@ -345,12 +367,14 @@ async fn writer(
             Ok(()) => {
                 seq = next_seq;
                 hash = prev;
+                let took = started.elapsed();
                 stats.records.fetch_add(records as u64, Ordering::Relaxed);
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats.last_commit_micros.store(
-                    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,
                 );
+                stats.commit_seconds.observe(took.as_secs_f64());
                 for unit in pending.drain(..) {
                     let _ = unit.ack.send(Ok(()));
                 }
