@@ -23,7 +23,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 
 pub use cipher::FieldCipher;
-pub use record::{GENESIS, JournalEvent, JournalRecord, Sealed};
+pub use record::{GENESIS, JournalEvent, JournalRecord, Rendered, Sealed};
 
 /// Storage failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -190,7 +190,7 @@ type Ack = oneshot::Sender<Result<(), JournalError>>;
 /// Records handed over together, with the receipt's sender.
 #[derive(Debug)]
 struct Unit {
-    records: Vec<JournalRecord>,
+    records: Vec<Rendered>,
     /// Stored only if no commit has failed beyond this many ([`Earlier::Queued`]).
     unless_failed_beyond: Option<u64>,
     ack: Ack,
@@ -202,6 +202,8 @@ pub struct Journal {
     tx: mpsc::Sender<Unit>,
     stats: Arc<JournalStats>,
     store: Arc<dyn JournalStore>,
+    /// Seals personal values as each record's body is rendered, on the submitter's task.
+    cipher: FieldCipher,
 }
 
 /// Units (a record, or records handed over together) committed together at most.
@@ -226,12 +228,23 @@ impl Journal {
             .enable_all()
             .build()
             .map_err(|e| StoreError(format!("the journal writer's runtime: {e}")))?;
-        let work = writer(Arc::clone(&store), cipher, head, rx, Arc::clone(&stats));
+        let work = writer(
+            Arc::clone(&store),
+            *cipher.chain_key(),
+            head,
+            rx,
+            Arc::clone(&stats),
+        );
         std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn(move || runtime.block_on(work))
             .map_err(|e| StoreError(format!("the journal writer's thread: {e}")))?;
-        Ok(Journal { tx, stats, store })
+        Ok(Journal {
+            tx,
+            stats,
+            store,
+            cipher,
+        })
     }
 
     pub fn stats(&self) -> &JournalStats {
@@ -251,6 +264,12 @@ impl Journal {
         let failures = self.stats.failures.load(Ordering::Relaxed);
         let (ack, done) = oneshot::channel();
         let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        // Bodies are rendered here, on the submitting tasks side by side, so that the writer's
+        // one thread only numbers, times and chains them between commits.
+        let records = records
+            .into_iter()
+            .map(|r| Rendered::new(r, &self.cipher))
+            .collect();
         self.stats.queued.fetch_add(n, Ordering::Relaxed);
         let unit = Unit {
             records,
@@ -299,7 +318,7 @@ fn now_rfc3339() -> String {
 
 async fn writer(
     store: Arc<dyn JournalStore>,
-    cipher: FieldCipher,
+    chain_key: [u8; 32],
     head: Option<Head>,
     mut rx: mpsc::Receiver<Unit>,
     stats: Arc<JournalStats>,
@@ -342,20 +361,20 @@ async fn writer(
         let records = pending.iter().map(|u| u.records.len()).sum::<usize>();
         let mut batch = Vec::with_capacity(records);
         let (mut next_seq, mut prev) = (seq, hash.clone());
-        for record in pending.iter().flat_map(|u| &u.records) {
+        // The units keep only their acks from here: what they held moves into the batch.
+        for record in pending.iter_mut().flat_map(|u| u.records.drain(..)) {
             next_seq += 1;
-            let (kind, body) = record::body(&record.event, &cipher);
             let mut sealed = Sealed {
                 seq: next_seq,
                 at: now_rfc3339(),
-                session_id: record.session_id.clone(),
-                terminal_id: record.terminal_id.clone(),
-                kind: kind.to_owned(),
-                body: body.to_string(),
+                session_id: record.session_id,
+                terminal_id: record.terminal_id,
+                kind: record.kind.to_owned(),
+                body: record.body,
                 prev_hash: prev.clone(),
                 hash: String::new(),
             };
-            sealed.hash = sealed.compute_hash(cipher.chain_key());
+            sealed.hash = sealed.compute_hash(&chain_key);
             prev = sealed.hash.clone();
             batch.push(sealed);
         }

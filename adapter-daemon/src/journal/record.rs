@@ -98,7 +98,35 @@ impl Sealed {
             h.update(part.as_bytes());
             h.update(b"\n");
         }
-        hex::encode(h.finalize().into_bytes())
+        // Into a buffer rather than `hex::encode`'s char by char: the writer hashes every
+        // record on its one thread.
+        let mut text = [0u8; 64];
+        match hex::encode_to_slice(h.finalize().into_bytes(), &mut text) {
+            Ok(()) => String::from_utf8_lossy(&text).into_owned(),
+            Err(_) => String::new(),
+        }
+    }
+}
+
+/// A record with its body rendered, ready for the writer to number, time and chain.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub session_id: String,
+    pub terminal_id: String,
+    pub kind: &'static str,
+    pub body: String,
+}
+
+impl Rendered {
+    /// Renders `record`'s body, its personal values sealed with `cipher`.
+    pub fn new(record: JournalRecord, cipher: &FieldCipher) -> Rendered {
+        let (kind, body) = body(&record.event, cipher);
+        Rendered {
+            session_id: record.session_id,
+            terminal_id: record.terminal_id,
+            kind,
+            body,
+        }
     }
 }
 
@@ -106,8 +134,38 @@ fn debug_name(value: &impl std::fmt::Debug) -> String {
     format!("{value:?}")
 }
 
+/// The JSON text of `value`, written directly: the bank-switch events are most of a busy
+/// journal, and a `Value` built first cost as much again.
+fn text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|e| json!({ "unencodable": e.to_string() }).to_string())
+}
+
+/// A request and its answer, as [`JournalEvent::Iso8583Exchange`] stores them.
+#[derive(serde::Serialize)]
+struct Exchange<'a> {
+    request: &'a crate::gateway::iso8583::Summary,
+    answer: &'a crate::gateway::iso8583::Summary,
+}
+
 /// The kind and JSON body of an event; personal values sealed.
-pub fn body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, Value) {
+pub fn body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, String) {
+    match event {
+        JournalEvent::Iso8583In(summary) => ("Iso8583In", text(summary)),
+        JournalEvent::Iso8583Out(summary) => ("Iso8583Out", text(summary)),
+        JournalEvent::Iso8583Exchange { request, answer } => {
+            ("Iso8583Exchange", text(&Exchange { request, answer }))
+        }
+        JournalEvent::Bill(event) => ("Bill", text(event)),
+        other => {
+            let (kind, value) = value_body(other, cipher);
+            (kind, value.to_string())
+        }
+    }
+}
+
+/// The body of the other events, built as a JSON value.
+fn value_body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, Value) {
     match event {
         JournalEvent::Engine(entry) => engine_body(entry, cipher),
         JournalEvent::PlatformCall {
@@ -130,13 +188,10 @@ pub fn body(event: &JournalEvent, cipher: &FieldCipher) -> (&'static str, Value)
         JournalEvent::SessionEnded => ("SessionEnded", json!({})),
         JournalEvent::LinkOpened { tls } => ("LinkOpened", json!({ "tls": tls })),
         JournalEvent::LinkClosed { reason } => ("LinkClosed", json!({ "reason": reason })),
-        JournalEvent::Iso8583In(summary) => ("Iso8583In", json!(summary)),
-        JournalEvent::Iso8583Out(summary) => ("Iso8583Out", json!(summary)),
-        JournalEvent::Iso8583Exchange { request, answer } => (
-            "Iso8583Exchange",
-            json!({ "request": request, "answer": answer }),
-        ),
-        JournalEvent::Bill(event) => ("Bill", json!(event)),
+        JournalEvent::Iso8583In(_)
+        | JournalEvent::Iso8583Out(_)
+        | JournalEvent::Iso8583Exchange { .. }
+        | JournalEvent::Bill(_) => ("Unexpected", Value::Null),
     }
 }
 
@@ -303,5 +358,93 @@ fn engine_body(entry: &JournalEntry, cipher: &FieldCipher) -> (&'static str, Val
                 "refund": refund,
             }),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::iso8583::Summary;
+    use crate::gateway::iso8583::book::{BillEvent, PaymentKey};
+
+    fn summary(mti: &str, code: Option<&str>) -> Summary {
+        Summary {
+            mti: mti.into(),
+            processing_code: Some("500000".into()),
+            stan: Some("000042".into()),
+            transmitted: Some("1128093000".into()),
+            terminal: Some("BANK0001".into()),
+            network_code: None,
+            response_code: code.map(Into::into),
+            notice: Some("44010020261128000001".into()),
+            amount_fen: Some(12_345),
+        }
+    }
+
+    /// The bank-switch bodies are written without a `Value` in between; the text is what the
+    /// `Value` gave, so journals before and after read and verify alike.
+    #[test]
+    fn bank_switch_bodies_are_the_text_a_json_value_gave() {
+        let cipher = FieldCipher::from_hex(&"11".repeat(32)).unwrap_or_else(|e| panic!("{e}"));
+        let (request, answer) = (summary("0200", None), summary("0210", Some("00")));
+        let key = PaymentKey {
+            terminal: "BANK0001".into(),
+            stan: "000042".into(),
+            transmitted: "1128093000".into(),
+            batch: String::new(),
+        };
+        let cases = [
+            (
+                JournalEvent::Iso8583In(request.clone()),
+                json!(request).to_string(),
+            ),
+            (
+                JournalEvent::Iso8583Out(answer.clone()),
+                json!(answer).to_string(),
+            ),
+            (
+                JournalEvent::Iso8583Exchange {
+                    request: request.clone(),
+                    answer: answer.clone(),
+                },
+                json!({ "request": request, "answer": answer }).to_string(),
+            ),
+            (
+                JournalEvent::Bill(BillEvent::Confirming { key: key.clone() }),
+                json!(BillEvent::Confirming { key }).to_string(),
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(body(&event, &cipher).1, expected);
+        }
+    }
+
+    #[test]
+    fn a_hash_is_64_lower_case_hex_digits() {
+        let sealed = Sealed {
+            seq: 1,
+            at: "2026-11-29T02:00:00.000000Z".into(),
+            session_id: "L-1".into(),
+            terminal_id: "BANK0001".into(),
+            kind: "Iso8583In".into(),
+            body: "{}".into(),
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+        };
+        let hash = sealed.compute_hash(&[7; 32]);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&[7; 32]).unwrap_or_else(|e| panic!("{e}"));
+        for part in [
+            GENESIS,
+            "1",
+            &sealed.at,
+            "L-1",
+            "BANK0001",
+            "Iso8583In",
+            "{}",
+        ] {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
+        assert_eq!(hash, hex::encode(mac.finalize().into_bytes()));
     }
 }
