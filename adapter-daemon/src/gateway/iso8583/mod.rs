@@ -213,11 +213,25 @@ async fn write<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    feed(framed, bytes, envelope).await?;
+    framed.flush().await.map_err(|e| LinkEnd::Io(e.to_string()))
+}
+
+/// Queues a message on the link without flushing it (the codec writes out when its buffer
+/// fills; [`write`] and the answer loop flush).
+async fn feed<S>(
+    framed: &mut Framed<S, FrameCodec>,
+    bytes: Option<Vec<u8>>,
+    envelope: Envelope,
+) -> Result<(), LinkEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let Some(bytes) = bytes else {
         return Ok(());
     };
     framed
-        .send(OwnedFrame {
+        .feed(OwnedFrame {
             tpdu: envelope.tpdu,
             header: envelope.header,
             body: bytes.into(),
@@ -717,13 +731,22 @@ impl HostGateway {
             let frame = tokio::select! {
                 f = framed.next() => f,
                 Some(done) = answered.recv() => {
-                    match done {
-                        Answered::Send(out, envelope) => {
-                            if let Err(end) = write(&mut framed, out, envelope).await {
-                                return end;
+                    // Answers finished meanwhile leave in the same write: under load one
+                    // system call carries several.
+                    let mut next = Some(done);
+                    while let Some(done) = next.take() {
+                        match done {
+                            Answered::Send(out, envelope) => {
+                                if let Err(end) = feed(&mut framed, out, envelope).await {
+                                    return end;
+                                }
                             }
+                            Answered::Unrecorded => return LinkEnd::Journal,
                         }
-                        Answered::Unrecorded => return LinkEnd::Journal,
+                        next = answered.try_recv().ok();
+                    }
+                    if let Err(e) = framed.flush().await {
+                        return LinkEnd::Io(e.to_string());
                     }
                     continue;
                 }
