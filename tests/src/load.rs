@@ -142,6 +142,8 @@ pub struct RunFacts {
     pub iso8583_answers: u64,
     pub payments_approved: u64,
     pub inquiries_answered: u64,
+    /// Paced requests the window held past their time, timed from it (coordinated omission).
+    pub requests_held_back: u64,
     /// Payments store-and-forward had still to confirm when the run ended (admin /metrics).
     pub saf_pending_at_end: Option<f64>,
 }
@@ -153,6 +155,7 @@ struct Counters {
     answers: AtomicU64,
     payments: AtomicU64,
     inquiries: AtomicU64,
+    held_back: AtomicU64,
 }
 
 struct Shared {
@@ -404,6 +407,7 @@ pub async fn run(
             iso8583_answers: answers,
             payments_approved: payments,
             inquiries_answered: inquiries,
+            requests_held_back: c.held_back.load(Ordering::Relaxed),
             saf_pending_at_end,
         },
     })
@@ -488,9 +492,19 @@ fn kind(message: &str) -> String {
         .collect()
 }
 
+/// When a paced request's latency starts if the window held it back: at a set rate, a request
+/// that waited for a free slot (answers late) past the time it was due is timed from when it
+/// was due, not from when it could leave — otherwise a stall would delay the very requests
+/// that measure it (coordinated omission). One the window did not hold is timed from its send,
+/// so the generator's own timer and scheduling are not counted against the daemon.
+fn held_back_since(due: Instant, now: Instant, waited_for_window: bool) -> Option<Instant> {
+    (waited_for_window && now > due).then_some(due)
+}
+
 /// One gov-bill link with at most `window` requests in flight, sent as fast as answers come
 /// back or, with `rate` (requests per second on this link), at that pace. A reading task
-/// takes the answers, so latency is never the time a request waited to be read.
+/// takes the answers, so latency is never the time a request waited to be read; at a set
+/// rate, a request the full window held back is timed from when it was due.
 async fn iso_link(
     addr: SocketAddr,
     link: usize,
@@ -565,12 +579,19 @@ async fn iso_link(
     let started = tokio::time::Instant::now();
     let mut n: u64 = 0;
     while !shared.stop.load(Ordering::Relaxed) && !reading.is_finished() {
-        let Ok(permit) = slots.acquire().await else {
-            break;
+        let (permit, waited) = match slots.try_acquire() {
+            Ok(permit) => (permit, false),
+            Err(_) => match slots.acquire().await {
+                Ok(permit) => (permit, true),
+                Err(_) => break,
+            },
         };
         permit.forget();
+        let mut held_since = None;
         if rate > 0.0 {
-            tokio::time::sleep_until(started + Duration::from_secs_f64(n as f64 / rate)).await;
+            let due = started + Duration::from_secs_f64(n as f64 / rate);
+            held_since = held_back_since(due.into_std(), Instant::now(), waited);
+            tokio::time::sleep_until(due).await;
         }
         n += 1;
         let pay = draw() < payments;
@@ -591,10 +612,25 @@ async fn iso_link(
         let stan = m.text(11).unwrap_or_default().to_owned();
         sent.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(stan, (Instant::now(), pay));
+            .insert(stan, (held_since.unwrap_or_else(Instant::now), pay));
         if switch.send(&m).await.is_err() && !shared.stop.load(Ordering::Relaxed) {
             return shared.error("iso8583_closed");
         }
     }
     reading.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_the_window_held_past_its_time_is_timed_from_its_time() {
+        let due = Instant::now();
+        let later = due + Duration::from_millis(40);
+        assert_eq!(held_back_since(due, later, true), Some(due));
+        // Sent on time, or late for the generator's own reasons: timed from the send.
+        assert_eq!(held_back_since(due, later, false), None);
+        assert_eq!(held_back_since(later, due, true), None);
+    }
 }
