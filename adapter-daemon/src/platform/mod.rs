@@ -137,33 +137,15 @@ impl Operation {
         let rest = path
             .strip_prefix(wire::BASE_PATH)
             .ok_or(Unresolved::NoSuchPath)?;
-        let segments: Vec<&str> = rest.split('/').skip(1).collect();
         let mut other_method = false;
         for op in Operation::ALL {
-            let template: Vec<&str> = op.route().split('/').skip(1).collect();
-            if template.len() != segments.len() {
+            let Some(params) = route_params(op.route(), rest) else {
                 continue;
+            };
+            if op.method() == method {
+                return Ok((op, params));
             }
-            let mut params = Vec::new();
-            let matched = template.iter().zip(&segments).all(|(t, s)| {
-                if t.starts_with('{') {
-                    match percent_encoding::percent_decode_str(s).decode_utf8() {
-                        Ok(v) if !v.is_empty() => {
-                            params.push(v.into_owned());
-                            true
-                        }
-                        _ => false,
-                    }
-                } else {
-                    t == s
-                }
-            });
-            if matched {
-                if op.method() == method {
-                    return Ok((op, params));
-                }
-                other_method = true;
-            }
+            other_method = true;
         }
         Err(if other_method {
             Unresolved::OtherMethod
@@ -192,6 +174,27 @@ impl std::fmt::Display for Operation {
     }
 }
 
+/// The percent-decoded parameters of `path` (after the base path) if it has `template`'s
+/// shape: as many segments, the literal ones equal, the `{…}` ones non-empty UTF-8. Walked
+/// segment by segment, without collecting either side: the sandbox resolves every call.
+fn route_params(template: &str, path: &str) -> Option<Vec<String>> {
+    let (mut template, mut path) = (template.split('/').skip(1), path.split('/').skip(1));
+    let mut params = Vec::new();
+    loop {
+        match (template.next(), path.next()) {
+            (None, None) => return Some(params),
+            (Some(t), Some(s)) if t.starts_with('{') => {
+                match percent_encoding::percent_decode_str(s).decode_utf8() {
+                    Ok(v) if !v.is_empty() => params.push(v.into_owned()),
+                    _ => return None,
+                }
+            }
+            (Some(t), Some(s)) if t == s => {}
+            _ => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +218,31 @@ mod tests {
             openapi.matches("\n      operationId: ").count(),
             Operation::ALL.len()
         );
+    }
+
+    #[test]
+    fn every_operation_resolves_from_its_own_route() {
+        for op in Operation::ALL {
+            let mut params = Vec::new();
+            let path: Vec<String> = op
+                .route()
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        params.push(format!("p{}", params.len()));
+                        params.last().cloned().unwrap_or_default()
+                    } else {
+                        segment.to_owned()
+                    }
+                })
+                .collect();
+            let path = format!("{}{}", wire::BASE_PATH, path.join("/"));
+            assert_eq!(
+                Operation::resolve(op.method(), &path),
+                Ok((op, params)),
+                "{path}"
+            );
+        }
     }
 
     #[test]
