@@ -99,8 +99,9 @@ pub struct CpuUse {
 pub struct JournalUse {
     pub records_per_answer: f64,
     pub commits_per_answer: f64,
-    pub commits_over_10ms: f64,
-    pub commits_over_100ms: f64,
+    /// Absent against a daemon without the commit histogram.
+    pub commits_over_10ms: Option<f64>,
+    pub commits_over_100ms: Option<f64>,
 }
 
 /// The journal's counts so far, from the daemon's admin /metrics.
@@ -108,25 +109,27 @@ pub struct JournalUse {
 struct JournalCounts {
     records: f64,
     commits: f64,
-    over_10ms: f64,
-    over_100ms: f64,
+    over_10ms: Option<f64>,
+    over_100ms: Option<f64>,
 }
 
 async fn journal_counts(admin: Option<SocketAddr>) -> Option<JournalCounts> {
     let text = metrics_text(admin?).await?;
-    let commits = metric_in(&text, "journal_commit_seconds_count")?;
+    let commits = metric_in(&text, "journal_commits")?;
+    // Within the histogram, so that its count and buckets are of the same commits.
+    let timed = metric_in(&text, "journal_commit_seconds_count");
     let over = |le: &str| {
-        metric_in(
+        let within = metric_in(
             &text,
             &format!("journal_commit_seconds_bucket{{le=\"{le}\"}}"),
-        )
-        .map(|within| commits - within)
+        )?;
+        timed.map(|count| count - within)
     };
     Some(JournalCounts {
         records: metric_in(&text, "journal_records")?,
         commits,
-        over_10ms: over("0.01")?,
-        over_100ms: over("0.1")?,
+        over_10ms: over("0.01"),
+        over_100ms: over("0.1"),
     })
 }
 
@@ -360,8 +363,8 @@ pub async fn run(
         .map(|(start, end)| JournalUse {
             records_per_answer: hundredths((end.records - start.records) / answers as f64),
             commits_per_answer: hundredths((end.commits - start.commits) / answers as f64),
-            commits_over_10ms: end.over_10ms - start.over_10ms,
-            commits_over_100ms: end.over_100ms - start.over_100ms,
+            commits_over_10ms: end.over_10ms.zip(start.over_10ms).map(|(e, s)| e - s),
+            commits_over_100ms: end.over_100ms.zip(start.over_100ms).map(|(e, s)| e - s),
         });
     let iso = shared.latency.lock().await;
     let session = shared.session_latency.lock().await;

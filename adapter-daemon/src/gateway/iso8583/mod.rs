@@ -741,7 +741,11 @@ impl HostGateway {
                                     return end;
                                 }
                             }
-                            Answered::Unrecorded => return LinkEnd::Journal,
+                            Answered::Unrecorded => {
+                                // Answers fed before it are journaled: they still leave.
+                                let _ = framed.flush().await;
+                                return LinkEnd::Journal;
+                            }
                         }
                         next = answered.try_recv().ok();
                     }
