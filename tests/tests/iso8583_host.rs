@@ -610,30 +610,13 @@ async fn tls_links_want_the_switch_s_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_s_status_by_its_case_number() {
     use adapter_core::platform::{IdentityCheck, NewApplication, PlatformApi, Submission};
-    use adapter_daemon::platform::signing::SigningKey;
-    use adapter_daemon::platform::{ClientConfig, PlatformClient};
     use adapter_protocols::tsp::Sensitive;
 
     let dir = tempfile::tempdir().unwrap();
     let daemon = start(dir.path(), |_| {}).await;
 
     // A citizen's application, submitted at the (in-process) sandbox platform.
-    let url = daemon
-        .endpoints
-        .platform
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let key = SigningKey::hmac(b"stm-adapter-sandbox-secret").unwrap();
-    let mut config = ClientConfig::new(
-        url.parse().unwrap(),
-        "BANK-GD-0001",
-        key.clone(),
-        key.verifier(),
-    );
-    config.tls = Some(adapter_daemon::tls::trust_nothing_client_config().unwrap());
-    let platform = PlatformClient::new(config).unwrap();
+    let platform = daemon.platform();
     let id = "440106198503151014";
     let citizen = platform
         .verify_identity(IdentityCheck {

@@ -521,17 +521,15 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// Serves HTTP (HTTPS with `tls`) on a TCP listener until `shutdown`, then lets calls in flight
+/// finish (up to 5 s).
 pub(super) async fn serve(
     router: axum::Router,
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let graceful = async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|s| *s).await;
-    };
+    let (stop, graceful) = graceful_stop();
     let server = async move {
         match tls {
             Some(tls) => {
@@ -546,12 +544,49 @@ pub(super) async fn serve(
             }
         }
     };
+    until_shutdown(server, stop, shutdown).await
+}
+
+/// Serves plain HTTP on a Unix socket until `shutdown`, then lets calls in flight finish (up to
+/// 5 s).
+#[cfg(unix)]
+pub(super) async fn serve_unix(
+    router: axum::Router,
+    listener: tokio::net::UnixListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, graceful) = graceful_stop();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(graceful)
+        .into_future();
+    until_shutdown(server, stop, shutdown).await
+}
+
+/// A switch and the future axum's graceful shutdown waits on.
+fn graceful_stop() -> (
+    tokio::sync::watch::Sender<bool>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let graceful = async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    };
+    (stop_tx, graceful)
+}
+
+/// Runs `server` until it ends or `shutdown` resolves; then flips `stop` and gives the calls in
+/// flight up to 5 s.
+async fn until_shutdown(
+    server: impl Future<Output = std::io::Result<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return result,
         () = shutdown => {}
     }
-    let _ = stop_tx.send(true);
+    let _ = stop.send(true);
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(result) => result,
         Err(_) => Ok(()),

@@ -266,6 +266,16 @@ impl Sandbox {
     ) -> std::io::Result<()> {
         http::serve(self.router(), listener, tls, shutdown).await
     }
+
+    /// Serves plain HTTP on a Unix socket (the daemon's in-process platform) until `shutdown`.
+    #[cfg(unix)]
+    pub async fn serve_unix(
+        &self,
+        listener: tokio::net::UnixListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        http::serve_unix(self.router(), listener, shutdown).await
+    }
 }
 
 #[cfg(test)]
