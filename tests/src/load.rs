@@ -49,6 +49,8 @@ pub struct LoadOptions {
     pub duration: Duration,
     /// The daemon's process id, to read its resident memory (when it runs on this machine).
     pub daemon_pid: Option<u32>,
+    /// Worker threads of the runtime the generator runs on (for the report).
+    pub generator_threads: usize,
 }
 
 /// Latency percentiles, milliseconds.
@@ -142,6 +144,8 @@ pub struct RunFacts {
     pub iso_links: usize,
     pub window: usize,
     pub rate: f64,
+    /// Worker threads of the load generator.
+    pub generator_threads: usize,
     pub iso8583_answers: u64,
     pub payments_approved: u64,
     pub inquiries_answered: u64,
@@ -407,6 +411,7 @@ pub async fn run(
             iso_links: options.iso_links,
             window: options.window,
             rate: options.rate,
+            generator_threads: options.generator_threads,
             iso8583_answers: answers,
             payments_approved: payments,
             inquiries_answered: inquiries,

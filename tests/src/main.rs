@@ -129,6 +129,10 @@ enum Command {
         /// Seconds to run.
         #[arg(long, default_value_t = 30)]
         duration: u64,
+        /// Threads of the load generator. One by default: on a box shared with the daemon,
+        /// every thread of ours is one more to wait for a core beside the daemon's.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Checks the ISO 8583 engine against golden vectors: each file's bytes must decode to its
     /// expected fields and encode back to the same bytes; each error vector must fail exactly as
@@ -176,6 +180,7 @@ fn main() -> ExitCode {
             payments,
             rate,
             duration,
+            threads,
         } => {
             let options = LoadOptions {
                 terminals,
@@ -186,8 +191,13 @@ fn main() -> ExitCode {
                 rate: rate.max(0.0),
                 duration: std::time::Duration::from_secs(duration.max(1)),
                 daemon_pid: None,
+                generator_threads: threads.max(1),
             };
-            match runtime() {
+            let generator = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(options.generator_threads)
+                .enable_all()
+                .build();
+            match generator {
                 Ok(r) => r.block_on(load(&target, options)),
                 Err(e) => fail(&format!("cannot start the runtime: {e}")),
             }
