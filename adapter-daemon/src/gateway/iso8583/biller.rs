@@ -584,10 +584,7 @@ pub(super) async fn take_payment(
 ) -> Result<Payment, Refusal> {
     // A duplicate waits for its original; two payments of one notice take turns, so the
     // second sees the first standing (always the payment's turn first, then the notice's).
-    let payment_turn = host
-        .serial
-        .turn(format!("payment/{}", order.key.idempotency_key()))
-        .await;
+    let payment_turn = host.serial.turn(super::payment_turn(&order.key)).await;
     let notice_turn = host.serial.turn(format!("notice/{}", order.notice)).await;
     if let Some(p) = host.payment(&order.key) {
         return Ok(p);
@@ -675,10 +672,7 @@ pub(super) async fn reverse_payment(
     amount_fen: Option<u64>,
     origin: &Origin<'_>,
 ) -> &'static str {
-    let turn = host
-        .serial
-        .turn(format!("payment/{}", key.idempotency_key()))
-        .await;
+    let turn = host.serial.turn(super::payment_turn(&key)).await;
     let Some(p) = host.payment(&key) else {
         return code::ORIGINAL_NOT_FOUND;
     };
@@ -964,6 +958,40 @@ mod tests {
             units,
             vec![vec!["in"], vec!["in"], vec!["approved", "out"], vec!["out"]]
         );
+    }
+
+    /// Store-and-forward confirms what is still to be confirmed when it gets to a payment: one
+    /// the switch reversed after the round was taken, before a confirmation went out, is
+    /// withdrawn, and is neither confirmed nor then cancelled at the platform. (The mock
+    /// platform has no confirmation to give: a call would fail the test.)
+    #[test]
+    fn a_payment_reversed_after_its_round_was_taken_is_not_confirmed() {
+        let host = Arc::new(host());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|_| unreachable!());
+        runtime.block_on(async {
+            let (request, bytes) = payment_request(host.config.gov_bill);
+            let done = on_link(&host, request, bytes).await;
+            assert!(matches!(done, super::super::Answered::Send(Some(_), _)));
+            let (pending, _) = host.store_and_forward_queue();
+            let [(taken, work)] = pending.as_slice() else {
+                panic!("one approved payment to confirm, found {}", pending.len());
+            };
+            assert!(matches!(work, super::super::Work::Confirm));
+            // The reversal, journaled and applied while the round is under way.
+            super::super::lock(&host.book).apply(&BillEvent::Reversed {
+                key: taken.key.clone(),
+            });
+            assert_eq!(
+                host.forward(taken, super::super::Work::Confirm).await,
+                Ok(())
+            );
+            let now = host.payment(&taken.key).unwrap_or_else(|| unreachable!());
+            assert!(now.reversed && !now.confirming && now.receipt.is_none());
+            assert_eq!(now.work(), None, "withdrawn: nothing left to do");
+        });
     }
 
     fn host() -> HostGateway {

@@ -491,16 +491,29 @@ impl HostGateway {
         let limit = self.config.platform_timeout;
         let (call, result) = match work {
             Work::Confirm => {
-                if !p.confirming
-                    && !self
+                if !p.confirming {
+                    // `p` is as the round found it. A reversal since then has withdrawn the
+                    // payment if no confirmation was on its way: read it again under its turn,
+                    // which a reversal holds until it is journaled, and confirm only what is
+                    // still to be confirmed (once `Confirming` is stored, a reversal cancels).
+                    let _turn = self.serial.turn(payment_turn(&p.key)).await;
+                    let still_to_confirm = lock(&self.book).get(&p.key).is_some_and(|now| {
+                        matches!(now.work(), Some(Work::Confirm)) && !now.confirming
+                    });
+                    if !still_to_confirm {
+                        // Withdrawn, or taken further: the next round sees what is left.
+                        return Ok(());
+                    }
+                    if !self
                         .record(
                             SAF,
                             &p.key.terminal,
                             BillEvent::Confirming { key: p.key.clone() },
                         )
                         .await
-                {
-                    return Err(backoff());
+                    {
+                        return Err(backoff());
+                    }
                 }
                 let confirmation = PaymentConfirmation {
                     idempotency_key: p.key.idempotency_key(),
@@ -928,6 +941,12 @@ impl HostGateway {
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
     }
+}
+
+/// The name of a payment's turn: the requests about one payment, and store-and-forward's
+/// confirmation of it, take it in turn.
+fn payment_turn(key: &PaymentKey) -> String {
+    format!("payment/{}", key.idempotency_key())
 }
 
 fn timed_out() -> PlatformError {
