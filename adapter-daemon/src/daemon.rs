@@ -527,15 +527,14 @@ async fn start_sandbox(
     };
     let (task, base, socket, shown) = match bind_sandbox().await? {
         #[cfg(target_os = "linux")]
-        SandboxListener::Abstract(listener, name) => {
+        SandboxListener::Abstract { listener, path } => {
             let task = tokio::spawn(async move {
                 let _ = sandbox.serve_unix(listener, shutdown).await;
             });
             let base = format!("http://localhost{}", crate::platform::wire::BASE_PATH);
+            let name = path.to_string_lossy().trim_start_matches('\0').to_owned();
             let shown = format!("{base} on the abstract Unix socket @{name}");
-            let mut socket = std::ffi::OsString::from("\0");
-            socket.push(&name);
-            (task, base, Some(std::path::PathBuf::from(socket)), shown)
+            (task, base, Some(path), shown)
         }
         #[cfg(not(target_os = "linux"))]
         SandboxListener::Tcp(listener) => {
@@ -557,20 +556,23 @@ async fn start_sandbox(
         app.answer_key.verifier(),
     );
     client_config.unix_socket = socket;
-    let url = shown;
     apply_client_settings(config, &mut client_config);
     let client =
         PlatformClient::new(client_config).map_err(|e| StartError::Config(e.to_string()))?;
-    Ok((client, url, stop, task))
+    Ok((client, shown, stop, task))
 }
 
 /// Where the in-process platform listens.
 enum SandboxListener {
-    /// A Linux abstract Unix socket (its name, without the leading NUL): no file to leave behind
-    /// when the daemon is killed, and a call costs the kernel less than loopback TCP (the
-    /// daemon's CPU per inquiry fell from 79 - 92 to 68 - 69 µs; docs/performance.md).
+    /// A Linux abstract Unix socket (its path is its name after a NUL byte, as tokio and the
+    /// HTTP client take it): no file to leave behind when the daemon is killed, and a call
+    /// costs the kernel less than over loopback TCP (the daemon's CPU per inquiry fell from
+    /// 79 - 92 to 68 - 69 µs; docs/performance.md).
     #[cfg(target_os = "linux")]
-    Abstract(tokio::net::UnixListener, String),
+    Abstract {
+        listener: tokio::net::UnixListener,
+        path: std::path::PathBuf,
+    },
     /// A loopback port chosen by the system, where there are no abstract sockets.
     #[cfg(not(target_os = "linux"))]
     Tcp(tokio::net::TcpListener),
@@ -581,22 +583,14 @@ enum SandboxListener {
 async fn bind_sandbox() -> Result<SandboxListener, StartError> {
     #[cfg(target_os = "linux")]
     {
-        let name = format!(
-            "stm-adapter-sandbox-{}-{:016x}",
+        let path = std::path::PathBuf::from(format!(
+            "\0stm-adapter-sandbox-{}-{:016x}",
             std::process::id(),
             rand::random::<u64>()
-        );
-        let addr = <std::os::unix::net::SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(
-            name.as_bytes(),
-        )
-        .map_err(|e| io("sandbox platform socket", e))?;
-        let listener = std::os::unix::net::UnixListener::bind_addr(&addr)
-            .and_then(|l| {
-                l.set_nonblocking(true)?;
-                tokio::net::UnixListener::from_std(l)
-            })
-            .map_err(|e| io("sandbox platform socket", e))?;
-        Ok(SandboxListener::Abstract(listener, name))
+        ));
+        let listener =
+            tokio::net::UnixListener::bind(&path).map_err(|e| io("sandbox platform socket", e))?;
+        Ok(SandboxListener::Abstract { listener, path })
     }
     #[cfg(not(target_os = "linux"))]
     {
