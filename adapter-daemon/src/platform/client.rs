@@ -216,6 +216,8 @@ impl PlatformClient {
             .pool_max_idle_per_host(config.max_in_flight)
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are this client's, by error class and within the deadline (`call`).
+            .retry(reqwest::retry::never())
             .no_proxy()
             .user_agent(concat!("stm-adapter/", env!("CARGO_PKG_VERSION")));
         // reqwest needs a TLS configuration even for plain HTTP (it has no provider of its
@@ -229,7 +231,10 @@ impl PlatformClient {
         if let Some(path) = &config.unix_socket {
             #[cfg(unix)]
             {
-                builder = builder.unix_socket(path.as_path());
+                // One HTTP/2 connection carries every call in flight: under load their frames
+                // share writes and reads, where HTTP/1 takes a connection, a write and a read
+                // per call (the sandbox answers both; nothing else can reach the socket).
+                builder = builder.unix_socket(path.as_path()).http2_prior_knowledge();
             }
             #[cfg(not(unix))]
             return Err(ClientConfigError::Http(format!(
