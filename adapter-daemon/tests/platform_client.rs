@@ -485,6 +485,62 @@ async fn a_lost_answer_is_retried_with_the_same_key_and_has_one_effect() {
     );
 }
 
+/// A confirmation of the sandbox's load-test notices (100 fen each).
+fn load_confirmation(n: u32, key: &str) -> PaymentConfirmation {
+    PaymentConfirmation {
+        notice_number: format!("440100269900000{n:05}"),
+        amount_fen: 100,
+        ..confirmation(key)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmations_in_one_call_are_each_taken_once_under_their_own_keys() {
+    let p = start().await;
+    let client = p.client();
+    let alone = client
+        .confirm_payment(load_confirmation(1, "B-1/1/confirm"))
+        .await
+        .unwrap();
+    let batch = vec![
+        // Sent alone before: its first receipt again.
+        load_confirmation(1, "B-1/1/confirm"),
+        load_confirmation(2, "B-1/2/confirm"),
+        // Refused as it would be alone, without holding up the others.
+        PaymentConfirmation {
+            amount_fen: 99,
+            ..load_confirmation(3, "B-1/3/confirm")
+        },
+        // The notice the second pays, under another key.
+        load_confirmation(2, "B-1/4/confirm"),
+    ];
+    // The first answer is lost after the platform acted: the call is retried as a whole.
+    p.sandbox
+        .inject(Operation::ConfirmPayments, Fault::LostAnswer);
+    let answers = client.confirm_payments(batch.clone()).await.unwrap();
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[0], Ok(alone));
+    let second = answers[1].clone().unwrap();
+    assert_ne!(second, answers[0].clone().unwrap());
+    assert_error(answers[2].clone(), ErrorClass::Final, "AMOUNT_MISMATCH");
+    assert_error(answers[3].clone(), ErrorClass::Final, "NOTICE_ALREADY_PAID");
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+
+    // The batch again (store-and-forward after a crash): the same answers, nothing recorded.
+    let again = client.confirm_payments(batch).await.unwrap();
+    assert_eq!(again[1], Ok(second.clone()));
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+    // One of the batch's confirmations, sent alone: the receipt the batch got.
+    assert_eq!(
+        client
+            .confirm_payment(load_confirmation(2, "B-1/2/confirm"))
+            .await
+            .unwrap(),
+        second
+    );
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_answer_times_out_and_the_retry_gets_the_first_receipt() {
     let p = start().await;

@@ -60,6 +60,9 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         "score",
         "text",
         "slotId",
+        "confirmations",
+        "noticeNumber",
+        "idempotencyKey",
     ]);
     let value = prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),
@@ -74,6 +77,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         Just(r#"{"kind":"image","mediaType":"image/png","data":"AAAA"}"#.to_owned()),
         Just("\"card\"".to_owned()),
         Just("\"SUBJ-0001\"".to_owned()),
+        Just(r#"[{"noticeNumber":"44010026990000000007","idempotencyKey":"prop-key-1","amountFen":100,"method":"card","terminalId":"STM-1"}]"#.to_owned()),
     ];
     prop_oneof![
         prop::collection::vec((field, value), 0..8).prop_map(|pairs| {

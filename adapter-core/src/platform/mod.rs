@@ -355,6 +355,20 @@ pub trait PlatformApi: Send + Sync {
         &self,
         confirmation: PaymentConfirmation,
     ) -> Result<ConfirmedPayment, PlatformError>;
+    /// Several confirmations in one call, each under its own idempotency key and answered as
+    /// [`PlatformApi::confirm_payment`] would answer it alone, in order. `Err` when the call as
+    /// a whole failed (nothing is known of any item; each may be sent again under its key).
+    /// The default confirms them one by one.
+    async fn confirm_payments(
+        &self,
+        confirmations: Vec<PaymentConfirmation>,
+    ) -> Result<Vec<Result<ConfirmedPayment, PlatformError>>, PlatformError> {
+        let mut answers = Vec::with_capacity(confirmations.len());
+        for confirmation in confirmations {
+            answers.push(self.confirm_payment(confirmation).await);
+        }
+        Ok(answers)
+    }
     async fn cancel_payment(
         &self,
         cancellation: PaymentCancellation,

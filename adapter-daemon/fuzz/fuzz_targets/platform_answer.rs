@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(v) = parse::<wire::Submitted>(data) { let _ = v.check(); }
     if let Some(v) = parse::<wire::PaymentNotice>(data) { let _ = v.check(); }
     if let Some(v) = parse::<wire::ConfirmedPayment>(data) { let _ = v.check(); }
+    if let Some(v) = parse::<wire::ConfirmationResults>(data) { let _ = v.check(); }
     let _ = parse::<wire::ErrorBody>(data);
     let _ = parse::<wire::CatalogueSnapshot>(data);
     let _ = parse::<wire::LicenceList>(data);

@@ -608,6 +608,35 @@ fn classify(op: Operation, answer: Answer) -> (Result<Answer, PlatformError>, Op
     (Err(PlatformError::new(class, code, message)), retry_after)
 }
 
+fn method(m: core::PaymentMethod) -> wire::PaymentMethod {
+    match m {
+        core::PaymentMethod::Card => wire::PaymentMethod::Card,
+        core::PaymentMethod::Qr => wire::PaymentMethod::Qr,
+        core::PaymentMethod::Cash => wire::PaymentMethod::Cash,
+    }
+}
+
+/// A batch's refused confirmation, classed as `confirmPayment`'s answer with its status and
+/// error body would be.
+fn item_error(result: wire::ConfirmationResult) -> PlatformError {
+    let answer = Answer {
+        status: result.status,
+        headers: reqwest::header::HeaderMap::new(),
+        body: result
+            .error
+            .and_then(|e| serde_json::to_vec(&e).ok())
+            .unwrap_or_default(),
+    };
+    match classify(Operation::ConfirmPayment, answer) {
+        (Err(e), _) => e,
+        (Ok(_), _) => bad_response(
+            Operation::ConfirmPayment,
+            "BAD_SCHEMA",
+            format!("HTTP {} without a receipt", result.status),
+        ),
+    }
+}
+
 fn parse<T: DeserializeOwned>(op: Operation, answer: &Answer) -> Result<T, PlatformError> {
     serde_json::from_slice(&answer.body).map_err(|e| {
         // serde_json's message names the field and position, never the value.
@@ -811,11 +840,7 @@ impl PlatformApi for PlatformClient {
         let op = Operation::ConfirmPayment;
         let body = wire::PaymentConfirmation {
             amount_fen: confirmation.amount_fen,
-            method: match confirmation.method {
-                core::PaymentMethod::Card => wire::PaymentMethod::Card,
-                core::PaymentMethod::Qr => wire::PaymentMethod::Qr,
-                core::PaymentMethod::Cash => wire::PaymentMethod::Cash,
-            },
+            method: method(confirmation.method),
             bank_reference: confirmation.bank_reference,
             terminal_id: confirmation.terminal_id,
         };
@@ -826,6 +851,50 @@ impl PlatformApi for PlatformClient {
         Ok(core::ConfirmedPayment {
             receipt_number: confirmed.receipt_number,
         })
+    }
+
+    async fn confirm_payments(
+        &self,
+        confirmations: Vec<core::PaymentConfirmation>,
+    ) -> Result<Vec<Result<core::ConfirmedPayment, PlatformError>>, PlatformError> {
+        let op = Operation::ConfirmPayments;
+        let mut answers = Vec::with_capacity(confirmations.len());
+        for chunk in confirmations.chunks(wire::MAX_CONFIRMATIONS) {
+            let body = wire::PaymentConfirmations {
+                confirmations: chunk
+                    .iter()
+                    .map(|c| wire::BatchedConfirmation {
+                        notice_number: c.notice_number.clone(),
+                        idempotency_key: c.idempotency_key.clone(),
+                        amount_fen: c.amount_fen,
+                        method: method(c.method),
+                        bank_reference: c.bank_reference.clone(),
+                        terminal_id: c.terminal_id.clone(),
+                    })
+                    .collect(),
+            };
+            // The batch's own key only makes a retried call the same call: each confirmation
+            // is kept by its own.
+            let request = Request::new(op, &["payments", "confirmations"]).json(&body, None)?;
+            let results: wire::ConfirmationResults = self.get(request).await?;
+            let results = checked(op, results)?;
+            if results.results.len() != chunk.len() {
+                return Err(bad_response(
+                    op,
+                    "BAD_SCHEMA",
+                    format!(
+                        "{} results for {} confirmations",
+                        results.results.len(),
+                        chunk.len()
+                    ),
+                ));
+            }
+            answers.extend(results.results.into_iter().map(|r| match r.receipt_number {
+                Some(receipt_number) => Ok(core::ConfirmedPayment { receipt_number }),
+                None => Err(item_error(r)),
+            }));
+        }
+        Ok(answers)
     }
 
     async fn cancel_payment(

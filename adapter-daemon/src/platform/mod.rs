@@ -25,6 +25,7 @@ pub enum Operation {
     IssueNotice,
     QueryNotice,
     ConfirmPayment,
+    ConfirmPayments,
     CancelPayment,
     RenderDocument,
     Evaluate,
@@ -34,7 +35,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 19] = [
         Operation::VerifyIdentity,
         Operation::QrIdentity,
         Operation::SyncCatalogue,
@@ -47,6 +48,7 @@ impl Operation {
         Operation::IssueNotice,
         Operation::QueryNotice,
         Operation::ConfirmPayment,
+        Operation::ConfirmPayments,
         Operation::CancelPayment,
         Operation::RenderDocument,
         Operation::Evaluate,
@@ -70,6 +72,7 @@ impl Operation {
             Operation::IssueNotice => "issueNotice",
             Operation::QueryNotice => "queryNotice",
             Operation::ConfirmPayment => "confirmPayment",
+            Operation::ConfirmPayments => "confirmPayments",
             Operation::CancelPayment => "cancelPayment",
             Operation::RenderDocument => "renderDocument",
             Operation::Evaluate => "evaluate",
@@ -112,6 +115,7 @@ impl Operation {
             Operation::IssueNotice => "/notices",
             Operation::QueryNotice => "/notices/{noticeNumber}",
             Operation::ConfirmPayment => "/notices/{noticeNumber}/payments",
+            Operation::ConfirmPayments => "/payments/confirmations",
             Operation::CancelPayment => {
                 "/notices/{noticeNumber}/payments/{receiptNumber}/cancellation"
             }

@@ -512,6 +512,89 @@ impl Check for PaymentConfirmation {
     }
 }
 
+/// Most confirmations one `confirmPayments` call carries.
+pub const MAX_CONFIRMATIONS: usize = 100;
+
+/// `confirmPayments`: several confirmations, each with its notice and its own idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaymentConfirmations {
+    pub confirmations: Vec<BatchedConfirmation>,
+}
+
+/// One confirmation of a batch: what `confirmPayment` takes in its path, header and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchedConfirmation {
+    pub notice_number: String,
+    pub idempotency_key: String,
+    #[serde(deserialize_with = "integer")]
+    pub amount_fen: u64,
+    pub method: PaymentMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_reference: Option<String>,
+    pub terminal_id: String,
+}
+
+impl BatchedConfirmation {
+    /// The body `confirmPayment` would carry.
+    pub fn body(&self) -> PaymentConfirmation {
+        PaymentConfirmation {
+            amount_fen: self.amount_fen,
+            method: self.method,
+            bank_reference: self.bank_reference.clone(),
+            terminal_id: self.terminal_id.clone(),
+        }
+    }
+}
+
+impl Check for PaymentConfirmations {
+    fn check(&self) -> Result<(), Invalid> {
+        if self.confirmations.is_empty() || self.confirmations.len() > MAX_CONFIRMATIONS {
+            return invalid("confirmations", "from 1 to 100 items");
+        }
+        for c in &self.confirmations {
+            notice_number(&c.notice_number)?;
+            idempotency_key(&c.idempotency_key)?;
+            c.body().check()?;
+        }
+        Ok(())
+    }
+}
+
+/// The answer to `confirmPayments`: one result per confirmation, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmationResults {
+    pub results: Vec<ConfirmationResult>,
+}
+
+/// What `confirmPayment` would have answered: its status, and the receipt (2xx) or the error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmationResult {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl Check for ConfirmationResults {
+    fn check(&self) -> Result<(), Invalid> {
+        for r in &self.results {
+            match (&r.receipt_number, &r.error) {
+                (Some(receipt), None) if (200..300).contains(&r.status) => {
+                    receipt_number(receipt)?;
+                }
+                (None, Some(_)) if r.status >= 400 => {}
+                _ => return invalid("results", "a receipt with a 2xx status or an error"),
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfirmedPayment {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::world::{Params, Reply};
+use super::world::{Params, Reply, batch_answer, confirmations};
 use super::{Fault, Sandbox, Stored, lock};
 use crate::platform::signing::{
     self, HEADER_APP_ID, HEADER_IDEMPOTENCY_KEY, HEADER_METHOD, HEADER_NONCE, HEADER_SIGNATURE,
@@ -163,49 +163,24 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
     let now = sandbox.now();
     let reply = {
         let mut core = lock(&inner.core);
+        let app = caller.app.clone().unwrap_or_default();
         let stored_key = key
             .as_ref()
             .filter(|_| op.has_effect())
-            .map(|k| (caller.app.clone().unwrap_or_default(), k.clone()));
-        let fingerprint: [u8; 32] = {
-            let mut h = Sha256::new();
-            h.update(method.as_bytes());
-            h.update(b"\n");
-            h.update(path.as_bytes());
-            h.update(b"\n");
-            h.update(&bytes);
-            h.finalize().into()
+            .map(|k| (app.clone(), k.clone()));
+        let call = Call {
+            op,
+            method: &method,
+            path: &path,
+            bytes: &bytes,
         };
-        match stored_key.as_ref().and_then(|k| core.idempotency.get(k)) {
-            Some(stored) if stored.fingerprint == fingerprint => stored
-                .reply
-                .clone()
-                .with_header("idempotent-replayed", "true".into()),
-            Some(_) => Reply::error(
-                422,
-                "IDEMPOTENCY_KEY_REUSED",
-                "this Idempotency-Key was used for a different request",
-            ),
-            None => {
-                let reply = core.world.handle(op, &params, &bytes, now);
-                let success = (200..300).contains(&reply.status);
-                if op.has_effect() && success {
-                    *core.effects.entry(op).or_insert(0) += 1;
-                }
-                if let Some(k) = stored_key
-                    && (success || matches!(reply.status, 404 | 409 | 422))
-                {
-                    core.idempotency.insert(
-                        k,
-                        Stored {
-                            fingerprint,
-                            reply: reply.clone(),
-                        },
-                    );
-                }
-                reply
+        once(&mut core, &call, stored_key, |core| {
+            if op == Operation::ConfirmPayments {
+                confirm_each(core, &app, &bytes, now)
+            } else {
+                core.world.handle(op, &params, &bytes, now)
             }
-        }
+        })
     };
 
     match fault {
@@ -252,6 +227,96 @@ fn in_maintenance(sandbox: &Sandbox) -> bool {
 
 fn unauthorised(code: &str, message: &str) -> Reply {
     Reply::error(401, code, message)
+}
+
+/// One call as the front door resolved it.
+struct Call<'a> {
+    op: Operation,
+    method: &'a str,
+    path: &'a str,
+    bytes: &'a [u8],
+}
+
+/// Runs `execute` for `call` at most once per idempotency key (`stored_key`: the caller's app
+/// and key, for operations with an effect): a replay of the same request gets the first answer
+/// again, another request under a used key is refused.
+fn once(
+    core: &mut super::Core,
+    call: &Call<'_>,
+    stored_key: Option<(String, String)>,
+    execute: impl FnOnce(&mut super::Core) -> Reply,
+) -> Reply {
+    let fingerprint: [u8; 32] = {
+        let mut h = Sha256::new();
+        h.update(call.method.as_bytes());
+        h.update(b"\n");
+        h.update(call.path.as_bytes());
+        h.update(b"\n");
+        h.update(call.bytes);
+        h.finalize().into()
+    };
+    match stored_key.as_ref().and_then(|k| core.idempotency.get(k)) {
+        Some(stored) if stored.fingerprint == fingerprint => stored
+            .reply
+            .clone()
+            .with_header("idempotent-replayed", "true".into()),
+        Some(_) => Reply::error(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used for a different request",
+        ),
+        None => {
+            let reply = execute(core);
+            let success = (200..300).contains(&reply.status);
+            if call.op.has_effect() && success && call.op != Operation::ConfirmPayments {
+                *core.effects.entry(call.op).or_insert(0) += 1;
+            }
+            if let Some(k) = stored_key
+                && (success || matches!(reply.status, 404 | 409 | 422))
+            {
+                core.idempotency.insert(
+                    k,
+                    Stored {
+                        fingerprint,
+                        reply: reply.clone(),
+                    },
+                );
+            }
+            reply
+        }
+    }
+}
+
+/// `confirmPayments`: each confirmation exactly as `confirmPayment` would take it alone, under
+/// its own idempotency key (so a confirmation sent alone and then in a batch, or the other way
+/// round, is recorded once), its answer's status and body as its result.
+fn confirm_each(
+    core: &mut super::Core,
+    app: &str,
+    bytes: &[u8],
+    now: time::OffsetDateTime,
+) -> Reply {
+    let singles = match confirmations(bytes) {
+        Ok(singles) => singles,
+        Err(reply) => return reply,
+    };
+    let replies: Vec<Reply> = singles
+        .iter()
+        .map(|c| {
+            let call = Call {
+                op: Operation::ConfirmPayment,
+                method: "POST",
+                path: &c.path,
+                bytes: &c.body,
+            };
+            let key = Some((app.to_owned(), c.idempotency_key.clone()));
+            once(core, &call, key, |core| {
+                core.world
+                    .handle(Operation::ConfirmPayment, &c.params, &c.body, now)
+            })
+        })
+        .collect();
+    batch_answer(&replies)
 }
 
 fn authenticate(

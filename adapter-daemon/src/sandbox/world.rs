@@ -100,6 +100,66 @@ impl Params {
 }
 
 /// Parses and checks a JSON body. The error names the field or the position, never a value.
+/// One confirmation of a `confirmPayments` call, as `confirmPayment` would take it alone.
+#[derive(Debug, Clone)]
+pub struct Single {
+    pub params: Params,
+    /// `confirmPayment`'s path, with the base path.
+    pub path: String,
+    pub body: Vec<u8>,
+    pub idempotency_key: String,
+}
+
+/// A `confirmPayments` body taken apart into its confirmations (the world answers each as
+/// `confirmPayment`; the HTTP layer first looks each up under its own idempotency key).
+pub fn confirmations(bytes: &[u8]) -> Result<Vec<Single>, Reply> {
+    let batch: wire::PaymentConfirmations = body(bytes)?;
+    Ok(batch
+        .confirmations
+        .iter()
+        .map(|c| Single {
+            params: Params {
+                path: vec![c.notice_number.clone()],
+                query: Vec::new(),
+                if_none_match: None,
+            },
+            path: format!("{}/notices/{}/payments", wire::BASE_PATH, c.notice_number),
+            body: serde_json::to_vec(&c.body()).unwrap_or_default(),
+            idempotency_key: c.idempotency_key.clone(),
+        })
+        .collect())
+}
+
+/// The answer to `confirmPayments` from its confirmations' own answers, in order.
+pub fn batch_answer(replies: &[Reply]) -> Reply {
+    let results = replies
+        .iter()
+        .map(|reply| {
+            if (200..300).contains(&reply.status)
+                && let Ok(confirmed) = serde_json::from_slice::<wire::ConfirmedPayment>(&reply.body)
+            {
+                return wire::ConfirmationResult {
+                    status: reply.status,
+                    receipt_number: Some(confirmed.receipt_number),
+                    error: None,
+                };
+            }
+            let error =
+                serde_json::from_slice::<wire::ErrorBody>(&reply.body).unwrap_or(wire::ErrorBody {
+                    code: "INTERNAL".into(),
+                    message: "the sandbox could not answer this confirmation".into(),
+                    retryable: true,
+                });
+            wire::ConfirmationResult {
+                status: reply.status.max(400),
+                receipt_number: None,
+                error: Some(error),
+            }
+        })
+        .collect();
+    Reply::json(200, &wire::ConfirmationResults { results })
+}
+
 pub fn body<T: DeserializeOwned + Check>(bytes: &[u8]) -> Result<T, Reply> {
     let value: T = serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
@@ -313,6 +373,7 @@ impl World {
             Operation::QueryNotice => self.query_notice(params),
             Operation::ConfirmPayment => self.confirm_payment(params, bytes, now),
             Operation::CancelPayment => self.cancel_payment(params, bytes, now),
+            Operation::ConfirmPayments => self.confirm_payments(bytes, now),
             Operation::RenderDocument => self.render_document(bytes, now),
             Operation::Evaluate => self.evaluate(bytes),
             Operation::AppointmentSlots => self.appointment_slots(params, now),
@@ -778,6 +839,19 @@ impl World {
                 receipt_number: receipt,
             },
         ))
+    }
+
+    /// Each confirmation as `confirmPayment` alone (the world keeps no idempotency keys; the
+    /// HTTP layer looks each up under its own first).
+    fn confirm_payments(&mut self, bytes: &[u8], now: OffsetDateTime) -> Result<Reply, Reply> {
+        let replies: Vec<Reply> = confirmations(bytes)?
+            .iter()
+            .map(|c| {
+                self.confirm_payment(&c.params, &c.body, now)
+                    .unwrap_or_else(|reply| reply)
+            })
+            .collect();
+        Ok(batch_answer(&replies))
     }
 
     fn cancel_payment(

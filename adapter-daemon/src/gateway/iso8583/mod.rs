@@ -411,9 +411,12 @@ impl HostGateway {
     /// idempotency key, retrying with backoff until the platform acknowledges, refuses for good
     /// or the payment expires. Runs until `stop`.
     pub async fn store_and_forward(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        /// Payments taken up per round, and platform calls in flight at once.
+        /// Payments taken up per round; single calls (cancellations) in flight at once;
+        /// confirmations per `confirmPayments` call, and such calls in flight at once.
         const ROUND: usize = 512;
         const IN_FLIGHT: usize = 32;
+        const BATCH: usize = 64;
+        const BATCHES_IN_FLIGHT: usize = 4;
         let mut retry_at: HashMap<PaymentKey, tokio::time::Instant> = HashMap::new();
         loop {
             let now = tokio::time::Instant::now();
@@ -421,17 +424,27 @@ impl HostGateway {
                 .pending_batch(ROUND, |k| retry_at.get(k).is_none_or(|at| *at <= now));
             let full = round.len() == ROUND;
             // Each payment's calls stay in order; different payments go to the platform side
-            // by side, and their journal records share commits.
-            let outcomes: Vec<(PaymentKey, Result<(), Duration>)> =
-                futures_util::stream::iter(round)
-                    .map(|(payment, work)| {
-                        let host = &self;
-                        async move { (payment.key.clone(), host.forward(&payment, work).await) }
-                    })
-                    .buffer_unordered(IN_FLIGHT)
-                    .collect()
-                    .await;
-            for (key, outcome) in outcomes {
+            // by side, confirmations many to a call, and their journal records share commits.
+            let (confirms, singles): (Vec<_>, Vec<_>) = round
+                .into_iter()
+                .partition(|(p, work)| matches!(work, Work::Confirm) && !self.expired(p));
+            let confirms: Vec<Vec<Payment>> = confirms
+                .chunks(BATCH)
+                .map(|chunk| chunk.iter().map(|(p, _)| p.clone()).collect())
+                .collect();
+            let singles = futures_util::stream::iter(singles)
+                .map(|(payment, work)| {
+                    let host = &self;
+                    async move { vec![(payment.key.clone(), host.forward(&payment, work).await)] }
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .collect::<Vec<_>>();
+            let batches = futures_util::stream::iter(confirms)
+                .map(|payments| self.confirm_all(payments))
+                .buffer_unordered(BATCHES_IN_FLIGHT)
+                .collect::<Vec<_>>();
+            let (singles, batches) = tokio::join!(singles, batches);
+            for (key, outcome) in singles.into_iter().chain(batches).flatten() {
                 match outcome {
                     Ok(()) => {
                         retry_at.remove(&key);
@@ -471,8 +484,6 @@ impl HostGateway {
 
     /// One step for one payment; `Err` says when to try again.
     async fn forward(&self, p: &Payment, work: Work) -> Result<(), Duration> {
-        const SAF: &str = "store-and-forward";
-        let backoff = || Duration::from_secs(1 << p.failures.min(6)).min(Duration::from_secs(60));
         if self.expired(p) {
             let event = BillEvent::Failed {
                 key: p.key.clone(),
@@ -485,54 +496,15 @@ impl HostGateway {
             return if self.record(SAF, &p.key.terminal, event).await {
                 Ok(())
             } else {
-                Err(backoff())
+                Err(backoff(p))
             };
         }
-        let limit = self.config.platform_timeout;
-        let (call, result) = match work {
-            Work::Confirm => {
-                if !p.confirming {
-                    // `p` is as the round found it. A reversal since then has withdrawn the
-                    // payment if no confirmation was on its way: read it again under its turn,
-                    // which a reversal holds until it is journaled, and confirm only what is
-                    // still to be confirmed (once `Confirming` is stored, a reversal cancels).
-                    let _turn = self.serial.turn(payment_turn(&p.key)).await;
-                    let still_to_confirm = lock(&self.book).get(&p.key).is_some_and(|now| {
-                        matches!(now.work(), Some(Work::Confirm)) && !now.confirming
-                    });
-                    if !still_to_confirm {
-                        // Withdrawn, or taken further: the next round sees what is left.
-                        return Ok(());
-                    }
-                    if !self
-                        .record(
-                            SAF,
-                            &p.key.terminal,
-                            BillEvent::Confirming { key: p.key.clone() },
-                        )
-                        .await
-                    {
-                        return Err(backoff());
-                    }
-                }
-                let confirmation = PaymentConfirmation {
-                    idempotency_key: p.key.idempotency_key(),
-                    notice_number: p.notice.clone(),
-                    amount_fen: p.amount_fen,
-                    method: PaymentMethod::Card,
-                    bank_reference: Some(p.rrn.clone()),
-                    terminal_id: p.key.terminal.clone(),
-                };
-                let result =
-                    tokio::time::timeout(limit, self.platform.confirm_payment(confirmation))
-                        .await
-                        .unwrap_or_else(|_| Err(timed_out()))
-                        .map(|c| BillEvent::Confirmed {
-                            key: p.key.clone(),
-                            receipt: c.receipt_number,
-                        });
-                ("confirm_payment", result)
-            }
+        match work {
+            Work::Confirm => self
+                .confirm_all(vec![p.clone()])
+                .await
+                .pop()
+                .map_or(Ok(()), |(_, outcome)| outcome),
             Work::Cancel => {
                 let cancellation = PaymentCancellation {
                     idempotency_key: format!("{}/cancel", p.key.idempotency_key()),
@@ -540,23 +512,146 @@ impl HostGateway {
                     receipt_number: p.receipt.clone().unwrap_or_default(),
                     reason: "reversed by the bank switch".into(),
                 };
-                let result =
-                    tokio::time::timeout(limit, self.platform.cancel_payment(cancellation))
-                        .await
-                        .unwrap_or_else(|_| Err(timed_out()))
-                        .map(|c| BillEvent::Cancelled {
-                            key: p.key.clone(),
-                            refund_reference: c.refund_reference,
-                        });
-                ("cancel_payment", result)
+                let result = tokio::time::timeout(
+                    self.config.platform_timeout,
+                    self.platform.cancel_payment(cancellation),
+                )
+                .await
+                .unwrap_or_else(|_| Err(timed_out()))
+                .map(|c| BillEvent::Cancelled {
+                    key: p.key.clone(),
+                    refund_reference: c.refund_reference,
+                });
+                self.settle(p, "cancel_payment", result).await
             }
+        }
+    }
+
+    /// Confirms `payments` at the platform in one call: each first recorded `confirming` (the
+    /// platform may hold it from then on), then its answer recorded. Each payment's outcome;
+    /// `Err` says when to try it again.
+    async fn confirm_all(&self, payments: Vec<Payment>) -> Vec<(PaymentKey, Result<(), Duration>)> {
+        let ready =
+            futures_util::future::join_all(payments.iter().map(|p| self.confirming(p))).await;
+        let mut outcomes = Vec::with_capacity(payments.len());
+        let mut sending = Vec::with_capacity(payments.len());
+        for (p, ready) in payments.into_iter().zip(ready) {
+            match ready {
+                Ok(true) => sending.push(p),
+                // Withdrawn, or taken further: the next round sees what is left.
+                Ok(false) => outcomes.push((p.key.clone(), Ok(()))),
+                Err(after) => outcomes.push((p.key.clone(), Err(after))),
+            }
+        }
+        if sending.is_empty() {
+            return outcomes;
+        }
+        let confirmations = sending
+            .iter()
+            .map(|p| PaymentConfirmation {
+                idempotency_key: p.key.idempotency_key(),
+                notice_number: p.notice.clone(),
+                amount_fen: p.amount_fen,
+                method: PaymentMethod::Card,
+                bank_reference: Some(p.rrn.clone()),
+                terminal_id: p.key.terminal.clone(),
+            })
+            .collect();
+        let answers = tokio::time::timeout(
+            self.config.platform_timeout,
+            self.platform.confirm_payments(confirmations),
+        )
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))
+        .and_then(|answers| {
+            if answers.len() == sending.len() {
+                Ok(answers)
+            } else {
+                // Which answer is whose is unknown: as if the call had failed (each may be
+                // confirmed; its key makes the next attempt the same confirmation).
+                Err(PlatformError::new(
+                    ErrorClass::BadResponse,
+                    "BAD_SCHEMA",
+                    format!(
+                        "{} answers to {} confirmations",
+                        answers.len(),
+                        sending.len()
+                    ),
+                ))
+            }
+        });
+        let answers: Vec<Result<BillEvent, PlatformError>> = match answers {
+            Ok(answers) => sending
+                .iter()
+                .zip(answers)
+                .map(|(p, answer)| {
+                    answer.map(|c| BillEvent::Confirmed {
+                        key: p.key.clone(),
+                        receipt: c.receipt_number,
+                    })
+                })
+                .collect(),
+            Err(e) => sending.iter().map(|_| Err(e.clone())).collect(),
         };
+        let settled = futures_util::future::join_all(sending.iter().zip(answers).map(
+            |(p, answer)| async move {
+                (
+                    p.key.clone(),
+                    self.settle(p, "confirm_payment", answer).await,
+                )
+            },
+        ))
+        .await;
+        outcomes.extend(settled);
+        outcomes
+    }
+
+    /// Records that `p`'s confirmation is about to go out, unless it was recorded already.
+    /// `Ok(false)`: nothing is to be confirmed any more.
+    ///
+    /// `p` is as the round found it. A reversal since then has withdrawn the payment if no
+    /// confirmation was on its way: read it again under its turn, which a reversal holds until
+    /// it is journaled, and confirm only what is still to be confirmed (once `Confirming` is
+    /// stored, a reversal cancels).
+    async fn confirming(&self, p: &Payment) -> Result<bool, Duration> {
+        if p.confirming {
+            return Ok(true);
+        }
+        let _turn = self.serial.turn(payment_turn(&p.key)).await;
+        let still_to_confirm = lock(&self.book)
+            .get(&p.key)
+            .is_some_and(|now| matches!(now.work(), Some(Work::Confirm)) && !now.confirming);
+        if !still_to_confirm {
+            return Ok(false);
+        }
+        if self
+            .record(
+                SAF,
+                &p.key.terminal,
+                BillEvent::Confirming { key: p.key.clone() },
+            )
+            .await
+        {
+            Ok(true)
+        } else {
+            Err(backoff(p))
+        }
+    }
+
+    /// Records the platform's answer to `call` for `p`: the event its success makes, or its
+    /// failure (for good when the platform refused for good).
+    async fn settle(
+        &self,
+        p: &Payment,
+        call: &str,
+        result: Result<BillEvent, PlatformError>,
+    ) -> Result<(), Duration> {
         match result {
             Ok(event) => {
                 if self.record(SAF, &p.key.terminal, event).await {
                     Ok(())
                 } else {
-                    Err(backoff())
+                    Err(backoff(p))
                 }
             }
             Err(e) => {
@@ -570,7 +665,7 @@ impl HostGateway {
                     fatal,
                 };
                 let _ = self.record(SAF, &p.key.terminal, event).await;
-                if fatal { Ok(()) } else { Err(backoff()) }
+                if fatal { Ok(()) } else { Err(backoff(p)) }
             }
         }
     }
@@ -945,6 +1040,14 @@ impl HostGateway {
 
 /// The name of a payment's turn: the requests about one payment, and store-and-forward's
 /// confirmation of it, take it in turn.
+/// Store-and-forward's name in the journal.
+const SAF: &str = "store-and-forward";
+
+/// When to try a payment again after a failure: 1, 2, 4 … 60 seconds.
+fn backoff(p: &Payment) -> Duration {
+    Duration::from_secs(1 << p.failures.min(6)).min(Duration::from_secs(60))
+}
+
 fn payment_turn(key: &PaymentKey) -> String {
     format!("payment/{}", key.idempotency_key())
 }
