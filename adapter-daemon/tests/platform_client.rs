@@ -513,23 +513,32 @@ async fn confirmations_in_one_call_are_each_taken_once_under_their_own_keys() {
         },
         // The notice the second pays, under another key.
         load_confirmation(2, "B-1/4/confirm"),
+        // Against the contract (a space in the bank's reference): refused by the client as
+        // the platform would refuse it alone, and not sent, so the others go through.
+        PaymentConfirmation {
+            bank_reference: Some("63320 600".into()),
+            ..load_confirmation(5, "B-1/5/confirm")
+        },
+        load_confirmation(6, "B-1/6/confirm"),
     ];
     // The first answer is lost after the platform acted: the call is retried as a whole.
     p.sandbox
         .inject(Operation::ConfirmPayments, Fault::LostAnswer);
     let answers = client.confirm_payments(batch.clone()).await.unwrap();
-    assert_eq!(answers.len(), 4);
+    assert_eq!(answers.len(), 6);
     assert_eq!(answers[0], Ok(alone));
     let second = answers[1].clone().unwrap();
     assert_ne!(second, answers[0].clone().unwrap());
     assert_error(answers[2].clone(), ErrorClass::Final, "AMOUNT_MISMATCH");
     assert_error(answers[3].clone(), ErrorClass::Final, "NOTICE_ALREADY_PAID");
-    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+    assert_error(answers[4].clone(), ErrorClass::Final, "BAD_REQUEST");
+    assert!(answers[5].is_ok());
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 3);
 
     // The batch again (store-and-forward after a crash): the same answers, nothing recorded.
     let again = client.confirm_payments(batch).await.unwrap();
     assert_eq!(again[1], Ok(second.clone()));
-    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 3);
     // One of the batch's confirmations, sent alone: the receipt the batch got.
     assert_eq!(
         client
@@ -538,7 +547,7 @@ async fn confirmations_in_one_call_are_each_taken_once_under_their_own_keys() {
             .unwrap(),
         second
     );
-    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

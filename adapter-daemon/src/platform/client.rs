@@ -465,6 +465,95 @@ impl PlatformClient {
         Ok(answer)
     }
 
+    /// Up to [`wire::MAX_CONFIRMATIONS`] confirmations in one `confirmPayments` call. One that
+    /// breaks the contract is refused here, as the platform would refuse it alone (400, for
+    /// good), so that it does not have the whole call refused; a platform without the operation
+    /// (404 to the call) gets them one by one.
+    async fn confirm_chunk(
+        &self,
+        chunk: &[core::PaymentConfirmation],
+    ) -> Result<Vec<Result<core::ConfirmedPayment, PlatformError>>, PlatformError> {
+        let op = Operation::ConfirmPayments;
+        let items: Vec<Result<wire::BatchedConfirmation, PlatformError>> = chunk
+            .iter()
+            .map(|c| {
+                let item = wire::BatchedConfirmation {
+                    notice_number: c.notice_number.clone(),
+                    idempotency_key: c.idempotency_key.clone(),
+                    amount_fen: c.amount_fen,
+                    method: method(c.method),
+                    bank_reference: c.bank_reference.clone(),
+                    terminal_id: c.terminal_id.clone(),
+                };
+                item.check().map(|()| item).map_err(|e| {
+                    error(
+                        ErrorClass::Final,
+                        "BAD_REQUEST",
+                        format!("{}: {e}", Operation::ConfirmPayment),
+                    )
+                })
+            })
+            .collect();
+        let valid: Vec<&core::PaymentConfirmation> = chunk
+            .iter()
+            .zip(&items)
+            .filter_map(|(c, item)| item.is_ok().then_some(c))
+            .collect();
+        let body = wire::PaymentConfirmations {
+            confirmations: items
+                .iter()
+                .filter_map(|i| i.as_ref().ok().cloned())
+                .collect(),
+        };
+        let sent = body.confirmations.len();
+        let mut answers: Vec<Result<core::ConfirmedPayment, PlatformError>> = Vec::new();
+        if sent > 0 {
+            // The call's own key only makes a retried call the same call: each confirmation is
+            // kept by its own.
+            let request = Request::new(op, &["payments", "confirmations"]).json(&body, None)?;
+            match self.get::<wire::ConfirmationResults>(request).await {
+                Ok(results) => {
+                    let results = checked(op, results)?.results;
+                    if results.len() != sent {
+                        return Err(bad_response(
+                            op,
+                            "BAD_SCHEMA",
+                            format!("{} results for {sent} confirmations", results.len()),
+                        ));
+                    }
+                    answers = results
+                        .into_iter()
+                        .map(|r| match r.receipt_number {
+                            Some(receipt_number) => Ok(core::ConfirmedPayment { receipt_number }),
+                            None => Err(item_error(r)),
+                        })
+                        .collect();
+                }
+                Err(e) if e.class == ErrorClass::NotFound => {
+                    tracing::debug!(code = %e.code, "confirmPayments unknown to the platform: one by one");
+                    for c in valid {
+                        answers.push(self.confirm_payment(c.clone()).await);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut answers = answers.into_iter();
+        Ok(items
+            .into_iter()
+            .map(|item| match item {
+                Ok(_) => answers.next().unwrap_or_else(|| {
+                    Err(bad_response(
+                        op,
+                        "BAD_SCHEMA",
+                        "a confirmation without its answer",
+                    ))
+                }),
+                Err(refused) => Err(refused),
+            })
+            .collect())
+    }
+
     fn verify(&self, answer: &Answer, nonce: &str) -> Result<(), String> {
         let header = |name: &str| {
             answer
@@ -857,42 +946,9 @@ impl PlatformApi for PlatformClient {
         &self,
         confirmations: Vec<core::PaymentConfirmation>,
     ) -> Result<Vec<Result<core::ConfirmedPayment, PlatformError>>, PlatformError> {
-        let op = Operation::ConfirmPayments;
         let mut answers = Vec::with_capacity(confirmations.len());
         for chunk in confirmations.chunks(wire::MAX_CONFIRMATIONS) {
-            let body = wire::PaymentConfirmations {
-                confirmations: chunk
-                    .iter()
-                    .map(|c| wire::BatchedConfirmation {
-                        notice_number: c.notice_number.clone(),
-                        idempotency_key: c.idempotency_key.clone(),
-                        amount_fen: c.amount_fen,
-                        method: method(c.method),
-                        bank_reference: c.bank_reference.clone(),
-                        terminal_id: c.terminal_id.clone(),
-                    })
-                    .collect(),
-            };
-            // The batch's own key only makes a retried call the same call: each confirmation
-            // is kept by its own.
-            let request = Request::new(op, &["payments", "confirmations"]).json(&body, None)?;
-            let results: wire::ConfirmationResults = self.get(request).await?;
-            let results = checked(op, results)?;
-            if results.results.len() != chunk.len() {
-                return Err(bad_response(
-                    op,
-                    "BAD_SCHEMA",
-                    format!(
-                        "{} results for {} confirmations",
-                        results.results.len(),
-                        chunk.len()
-                    ),
-                ));
-            }
-            answers.extend(results.results.into_iter().map(|r| match r.receipt_number {
-                Some(receipt_number) => Ok(core::ConfirmedPayment { receipt_number }),
-                None => Err(item_error(r)),
-            }));
+            answers.extend(self.confirm_chunk(chunk).await?);
         }
         Ok(answers)
     }

@@ -548,17 +548,20 @@ impl BatchedConfirmation {
     }
 }
 
+impl Check for BatchedConfirmation {
+    fn check(&self) -> Result<(), Invalid> {
+        notice_number(&self.notice_number)?;
+        idempotency_key(&self.idempotency_key)?;
+        self.body().check()
+    }
+}
+
 impl Check for PaymentConfirmations {
     fn check(&self) -> Result<(), Invalid> {
         if self.confirmations.is_empty() || self.confirmations.len() > MAX_CONFIRMATIONS {
             return invalid("confirmations", "from 1 to 100 items");
         }
-        for c in &self.confirmations {
-            notice_number(&c.notice_number)?;
-            idempotency_key(&c.idempotency_key)?;
-            c.body().check()?;
-        }
-        Ok(())
+        self.confirmations.iter().try_for_each(Check::check)
     }
 }
 

@@ -994,12 +994,117 @@ mod tests {
         });
     }
 
+    /// An approved payment of notice `n`, in the book.
+    fn approve(host: &HostGateway, n: u8) -> super::super::Payment {
+        let event = BillEvent::Approved {
+            key: PaymentKey {
+                terminal: "TERM0001".into(),
+                stan: format!("{n:06}"),
+                transmitted: "1128101500".into(),
+                batch: String::new(),
+            },
+            acquirer: "12345678".into(),
+            notice: format!("4401002612000000000{n}"),
+            amount_fen: 1100,
+            rrn: "123456789012".into(),
+            auth_code: "A1B2C3".into(),
+            business_date: "2026-11-28".into(),
+            approved_at: "2026-11-28T02:15:00Z".into(),
+            payee: "广州市财政局".into(),
+        };
+        super::super::lock(&host.book).apply(&event);
+        host.payment(event.key()).unwrap_or_else(|| unreachable!())
+    }
+
+    /// Store-and-forward confirms a round's payments in one call, each settled by its own
+    /// answer: confirmed with its receipt, or left to an operator when refused for good.
+    #[test]
+    fn a_round_confirms_its_payments_in_one_call_each_by_its_own_answer() {
+        let mut platform = MockPlatformApi::new();
+        platform
+            .expect_confirm_payments()
+            .times(1)
+            .returning(|confirmations| {
+                Ok(confirmations
+                    .iter()
+                    .map(|c| {
+                        if c.notice_number.ends_with('2') {
+                            Err(PlatformError::new(
+                                ErrorClass::Final,
+                                "NOTICE_CANCELLED",
+                                "the notice was cancelled",
+                            ))
+                        } else {
+                            Ok(adapter_core::platform::ConfirmedPayment {
+                                receipt_number: format!("R-{}", c.notice_number),
+                            })
+                        }
+                    })
+                    .collect())
+            });
+        let host = host_on(Arc::new(Discard), platform);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|_| unreachable!());
+        runtime.block_on(async {
+            let payments: Vec<_> = (1..=3).map(|n| approve(&host, n)).collect();
+            let outcomes = host.confirm_all(payments.clone()).await;
+            assert_eq!(outcomes.len(), 3);
+            assert!(outcomes.iter().all(|(_, outcome)| outcome.is_ok()));
+            let now: Vec<_> = payments
+                .iter()
+                .map(|p| host.payment(&p.key).unwrap_or_else(|| unreachable!()))
+                .collect();
+            assert_eq!(now[0].receipt.as_deref(), Some("R-44010026120000000001"));
+            assert_eq!(now[2].receipt.as_deref(), Some("R-44010026120000000003"));
+            assert!(now[1].stuck && now[1].receipt.is_none());
+            assert!(now.iter().all(|p| p.confirming));
+        });
+    }
+
+    /// A call that fails as a whole fails each of its payments, to be tried again: none is
+    /// left to an operator for it.
+    #[test]
+    fn a_confirmation_call_that_fails_as_a_whole_is_tried_again_for_each() {
+        let mut platform = MockPlatformApi::new();
+        platform.expect_confirm_payments().times(1).returning(|_| {
+            Err(PlatformError::new(
+                ErrorClass::Retryable,
+                "TIMEOUT",
+                "no answer",
+            ))
+        });
+        let host = host_on(Arc::new(Discard), platform);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|_| unreachable!());
+        runtime.block_on(async {
+            let payments: Vec<_> = (1..=2).map(|n| approve(&host, n)).collect();
+            let outcomes = host.confirm_all(payments.clone()).await;
+            assert!(
+                outcomes
+                    .iter()
+                    .all(|(_, outcome)| *outcome == Err(Duration::from_secs(1)))
+            );
+            for p in &payments {
+                let now = host.payment(&p.key).unwrap_or_else(|| unreachable!());
+                assert!(now.confirming && !now.stuck && now.failures == 1);
+                assert_eq!(now.work(), Some(super::super::Work::Confirm));
+            }
+        });
+    }
+
     fn host() -> HostGateway {
         host_with(Arc::new(Discard))
     }
 
     fn host_with(journal: Arc<dyn JournalSink>) -> HostGateway {
-        let mut platform = MockPlatformApi::new();
+        host_on(journal, MockPlatformApi::new())
+    }
+
+    fn host_on(journal: Arc<dyn JournalSink>, mut platform: MockPlatformApi) -> HostGateway {
         platform.expect_query_notice().returning(|n| {
             Ok(PaymentNotice {
                 notice_number: n,
