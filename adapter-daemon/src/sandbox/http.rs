@@ -174,13 +174,14 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
             path: &path,
             bytes: &bytes,
         };
-        once(&mut core, &call, stored_key, |core| {
-            if op == Operation::ConfirmPayments {
-                confirm_each(core, &app, &bytes, now)
-            } else {
+        if op == Operation::ConfirmPayments {
+            drop(core);
+            confirm_each(&inner.core, &call, stored_key, &app, now)
+        } else {
+            once(&mut core, &call, stored_key, |core| {
                 core.world.handle(op, &params, &bytes, now)
-            }
-        })
+            })
+        }
     };
 
     match fault {
@@ -237,6 +238,63 @@ struct Call<'a> {
     bytes: &'a [u8],
 }
 
+/// What identifies a request under its idempotency key: method, path and body.
+fn fingerprint(call: &Call<'_>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(call.method.as_bytes());
+    h.update(b"\n");
+    h.update(call.path.as_bytes());
+    h.update(b"\n");
+    h.update(call.bytes);
+    h.finalize().into()
+}
+
+/// The answer a used idempotency key gets: the first answer again for the same request, a
+/// refusal for another. `None`: the key is new.
+fn replay(core: &super::Core, key: &(String, String), fingerprint: &[u8; 32]) -> Option<Reply> {
+    core.idempotency.get(key).map(|stored| {
+        if stored.fingerprint == *fingerprint {
+            stored
+                .reply
+                .clone()
+                .with_header("idempotent-replayed", "true".into())
+        } else {
+            Reply::error(
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was used for a different request",
+            )
+        }
+    })
+}
+
+/// Keeps `reply` to `call` under its idempotency key (successes and definite refusals), and
+/// counts the effect.
+fn keep(
+    core: &mut super::Core,
+    call: &Call<'_>,
+    key: Option<(String, String)>,
+    fingerprint: [u8; 32],
+    reply: &Reply,
+) {
+    let success = (200..300).contains(&reply.status);
+    // A batch's effects are its confirmations', counted as each is made.
+    if call.op.has_effect() && success && call.op != Operation::ConfirmPayments {
+        *core.effects.entry(call.op).or_insert(0) += 1;
+    }
+    if let Some(k) = key
+        && (success || matches!(reply.status, 404 | 409 | 422))
+    {
+        core.idempotency.insert(
+            k,
+            Stored {
+                fingerprint,
+                reply: reply.clone(),
+            },
+        );
+    }
+}
+
 /// Runs `execute` for `call` at most once per idempotency key (`stored_key`: the caller's app
 /// and key, for operations with an effect): a replay of the same request gets the first answer
 /// again, another request under a used key is refused.
@@ -246,77 +304,61 @@ fn once(
     stored_key: Option<(String, String)>,
     execute: impl FnOnce(&mut super::Core) -> Reply,
 ) -> Reply {
-    let fingerprint: [u8; 32] = {
-        let mut h = Sha256::new();
-        h.update(call.method.as_bytes());
-        h.update(b"\n");
-        h.update(call.path.as_bytes());
-        h.update(b"\n");
-        h.update(call.bytes);
-        h.finalize().into()
-    };
-    match stored_key.as_ref().and_then(|k| core.idempotency.get(k)) {
-        Some(stored) if stored.fingerprint == fingerprint => stored
-            .reply
-            .clone()
-            .with_header("idempotent-replayed", "true".into()),
-        Some(_) => Reply::error(
-            422,
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was used for a different request",
-        ),
-        None => {
-            let reply = execute(core);
-            let success = (200..300).contains(&reply.status);
-            if call.op.has_effect() && success && call.op != Operation::ConfirmPayments {
-                *core.effects.entry(call.op).or_insert(0) += 1;
-            }
-            if let Some(k) = stored_key
-                && (success || matches!(reply.status, 404 | 409 | 422))
-            {
-                core.idempotency.insert(
-                    k,
-                    Stored {
-                        fingerprint,
-                        reply: reply.clone(),
-                    },
-                );
-            }
-            reply
-        }
+    let fingerprint = fingerprint(call);
+    if let Some(replayed) = stored_key
+        .as_ref()
+        .and_then(|k| replay(core, k, &fingerprint))
+    {
+        return replayed;
     }
+    let reply = execute(core);
+    keep(core, call, stored_key, fingerprint, &reply);
+    reply
 }
 
 /// `confirmPayments`: each confirmation exactly as `confirmPayment` would take it alone, under
 /// its own idempotency key (so a confirmation sent alone and then in a batch, or the other way
-/// round, is recorded once), its answer's status and body as its result.
+/// round, is recorded once), its answer's status and body as its result. The sandbox's lock is
+/// taken for one confirmation at a time, so that the other calls in flight are not held up
+/// for a whole batch; a batch sent twice at once is answered the same twice, its confirmations
+/// being each kept under its own key.
 fn confirm_each(
-    core: &mut super::Core,
+    core: &std::sync::Mutex<super::Core>,
+    call: &Call<'_>,
+    stored_key: Option<(String, String)>,
     app: &str,
-    bytes: &[u8],
     now: time::OffsetDateTime,
 ) -> Reply {
-    let singles = match confirmations(bytes) {
+    let fingerprint = fingerprint(call);
+    if let Some(replayed) = stored_key
+        .as_ref()
+        .and_then(|k| replay(&lock(core), k, &fingerprint))
+    {
+        return replayed;
+    }
+    let singles = match confirmations(call.bytes) {
         Ok(singles) => singles,
         Err(reply) => return reply,
     };
     let replies: Vec<Reply> = singles
         .iter()
         .map(|c| {
-            let call = Call {
+            let single = Call {
                 op: Operation::ConfirmPayment,
                 method: "POST",
                 path: &c.path,
                 bytes: &c.body,
             };
             let key = Some((app.to_owned(), c.idempotency_key.clone()));
-            once(core, &call, key, |core| {
+            once(&mut lock(core), &single, key, |core| {
                 core.world
                     .handle(Operation::ConfirmPayment, &c.params, &c.body, now)
             })
         })
         .collect();
-    batch_answer(&replies)
+    let reply = batch_answer(&replies);
+    keep(&mut lock(core), call, stored_key, fingerprint, &reply);
+    reply
 }
 
 fn authenticate(
