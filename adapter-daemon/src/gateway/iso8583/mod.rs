@@ -417,6 +417,7 @@ impl HostGateway {
         const IN_FLIGHT: usize = 32;
         const BATCH: usize = 64;
         const BATCHES_IN_FLIGHT: usize = 4;
+        const GATHER: Duration = Duration::from_millis(5);
         let mut retry_at: HashMap<PaymentKey, tokio::time::Instant> = HashMap::new();
         loop {
             let now = tokio::time::Instant::now();
@@ -475,7 +476,10 @@ impl HostGateway {
                     at.saturating_duration_since(now)
                 });
             tokio::select! {
-                () = self.saf.notified() => {}
+                () = self.saf.notified() => {
+                    // Let the approvals of the next few milliseconds join this round's call.
+                    tokio::time::sleep(GATHER).await;
+                }
                 () = tokio::time::sleep(sleep) => {}
                 _ = stop.changed() => return,
             }
