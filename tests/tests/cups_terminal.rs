@@ -171,6 +171,17 @@ async fn a_terminal_signs_on_inquires_pays_reverses_and_settles() {
     t.send_body(&forged.to_bytes().unwrap()).await.unwrap();
     assert_eq!(t.recv().await.unwrap().code(), Some("A0"));
 
+    // Store-and-forward confirms the fine first, so that its reversal cancels it at the
+    // platform (a reversal before the confirmation goes out withdraws it instead; both are
+    // covered in iso8583_host.rs).
+    let host = daemon.host().unwrap();
+    for _ in 0..200 {
+        if host.payments().iter().all(|p| p.state() == "confirmed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Reversal of an unknown original: 25; of the payment: 00, and its repeat too.
     assert_eq!(t.reverse("999999", 20000).await.unwrap().code(), Some("25"));
     assert_eq!(t.reverse(&stan, 20000).await.unwrap().code(), Some("00"));
