@@ -162,7 +162,6 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
     // Execute, at most once per idempotency key.
     let now = sandbox.now();
     let reply = {
-        let mut core = lock(&inner.core);
         let app = caller.app.clone().unwrap_or_default();
         let stored_key = key
             .as_ref()
@@ -175,10 +174,10 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
             bytes: &bytes,
         };
         if op == Operation::ConfirmPayments {
-            drop(core);
+            // It takes the lock for one confirmation at a time.
             confirm_each(&inner.core, &call, stored_key, &app, now)
         } else {
-            once(&mut core, &call, stored_key, |core| {
+            once(&mut lock(&inner.core), &call, stored_key, |core| {
                 core.world.handle(op, &params, &bytes, now)
             })
         }

@@ -859,11 +859,7 @@ mod tests {
         let journal = Arc::new(RefuseRequests::default());
         let host = host_with(Arc::clone(&journal) as Arc<dyn JournalSink>);
         let (request, bytes) = payment_request(host.config.gov_bill);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|_| unreachable!());
-        let done = runtime.block_on(on_link(&host, request, bytes));
+        let done = block_on(on_link(&host, request, bytes));
         assert!(matches!(done, super::super::Answered::Unrecorded));
         assert!(super::super::lock(&journal.kept).is_empty());
         assert!(host.payments().is_empty());
@@ -914,10 +910,6 @@ mod tests {
             open: tokio::sync::Semaphore::new(0),
         });
         let host = Arc::new(host_with(Arc::clone(&journal) as Arc<dyn JournalSink>));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|_| unreachable!());
         let pay = |host: Arc<HostGateway>| async move {
             let (request, bytes) = payment_request(host.config.gov_bill);
             let done = on_link(&host, request, bytes).await;
@@ -934,7 +926,7 @@ mod tests {
                 answer.text(38).map(str::to_owned),
             )
         };
-        runtime.block_on(async {
+        block_on(async {
             let first = tokio::spawn(pay(Arc::clone(&host)));
             tokio::time::sleep(Duration::from_millis(50)).await;
             assert!(
@@ -967,11 +959,7 @@ mod tests {
     #[test]
     fn a_payment_reversed_after_its_round_was_taken_is_not_confirmed() {
         let host = Arc::new(host());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|_| unreachable!());
-        runtime.block_on(async {
+        block_on(async {
             let (request, bytes) = payment_request(host.config.gov_bill);
             let done = on_link(&host, request, bytes).await;
             assert!(matches!(done, super::super::Answered::Send(Some(_), _)));
@@ -1043,11 +1031,7 @@ mod tests {
                     .collect())
             });
         let host = host_on(Arc::new(Discard), platform);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|_| unreachable!());
-        runtime.block_on(async {
+        block_on(async {
             let payments: Vec<_> = (1..=3).map(|n| approve(&host, n)).collect();
             let outcomes = host.confirm_all(payments.clone()).await;
             assert_eq!(outcomes.len(), 3);
@@ -1076,11 +1060,7 @@ mod tests {
             ))
         });
         let host = host_on(Arc::new(Discard), platform);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|_| unreachable!());
-        runtime.block_on(async {
+        block_on(async {
             let payments: Vec<_> = (1..=2).map(|n| approve(&host, n)).collect();
             let outcomes = host.confirm_all(payments.clone()).await;
             assert!(
@@ -1094,6 +1074,15 @@ mod tests {
                 assert_eq!(now.work(), Some(super::super::Work::Confirm));
             }
         });
+    }
+
+    /// Runs a test's future on a runtime of its own.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|_| unreachable!())
+            .block_on(future)
     }
 
     fn host() -> HostGateway {
