@@ -551,6 +551,41 @@ async fn confirmations_in_one_call_are_each_taken_once_under_their_own_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_without_confirm_payments_gets_the_confirmations_one_by_one() {
+    let p = start().await;
+    let client = p.client();
+    // A platform of an earlier contract: 404 to the batch call, before anything happens.
+    p.sandbox.inject(Operation::ConfirmPayments, Fault::Absent);
+    let batch = vec![
+        load_confirmation(11, "A-1/11/confirm"),
+        PaymentConfirmation {
+            amount_fen: 99,
+            ..load_confirmation(12, "A-1/12/confirm")
+        },
+        PaymentConfirmation {
+            bank_reference: Some("63320 600".into()),
+            ..load_confirmation(13, "A-1/13/confirm")
+        },
+        load_confirmation(14, "A-1/14/confirm"),
+    ];
+    let answers = client.confirm_payments(batch.clone()).await.unwrap();
+    assert_eq!(answers.len(), 4);
+    let first = answers[0].clone().unwrap();
+    assert_error(answers[1].clone(), ErrorClass::Final, "AMOUNT_MISMATCH");
+    // Refused by the client, as in a batch: never sent.
+    assert_error(answers[2].clone(), ErrorClass::Final, "BAD_REQUEST");
+    assert!(answers[3].is_ok());
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+
+    // The platform has the operation now (upgraded): the batch under the same keys is the
+    // same payments, their first receipts.
+    let again = client.confirm_payments(batch).await.unwrap();
+    assert_eq!(again[0], Ok(first));
+    assert_eq!(again[3], answers[3]);
+    assert_eq!(p.sandbox.effects(Operation::ConfirmPayment), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_answer_times_out_and_the_retry_gets_the_first_receipt() {
     let p = start().await;
     let mut config = p.config();

@@ -74,17 +74,7 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
                 "",
             );
         }
-        Err(Unresolved::NoSuchPath) => {
-            return respond(
-                Reply::error(
-                    404,
-                    "NO_SUCH_PATH",
-                    "no operation of the contract has this path",
-                ),
-                None,
-                "",
-            );
-        }
+        Err(Unresolved::NoSuchPath) => return respond(no_such_path(), None, ""),
     };
     let inner = &sandbox.inner;
 
@@ -116,6 +106,10 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
         tokio::time::sleep(latency).await;
     }
     let fault = next_fault(&sandbox, op);
+    if fault == Some(Fault::Absent) {
+        // The caller is known by now: the platform signs what it answers it.
+        return sign(no_such_path());
+    }
     if fault == Some(Fault::Unavailable) {
         return sign(
             Reply::error(
@@ -210,7 +204,7 @@ async fn handle(State(sandbox): State<Sandbox>, request: Request) -> Response {
             body: br#"{"unexpected":"shape"}"#.to_vec(),
         }),
         Some(Fault::SlowBody(over)) => slow(sign(reply), over).await,
-        Some(Fault::Unavailable) | None => sign(reply),
+        Some(Fault::Unavailable | Fault::Absent) | None => sign(reply),
     }
 }
 
@@ -485,6 +479,15 @@ fn sample_latency(l: &super::data::Latency) -> Duration {
         ms = ms.min(l.max_ms as f64);
     }
     Duration::from_secs_f64(ms / 1000.0)
+}
+
+/// What a path of no operation gets; an [`Fault::Absent`] operation the same.
+fn no_such_path() -> Reply {
+    Reply::error(
+        404,
+        "NO_SUCH_PATH",
+        "no operation of the contract has this path",
+    )
 }
 
 fn next_fault(sandbox: &Sandbox, op: Operation) -> Option<Fault> {

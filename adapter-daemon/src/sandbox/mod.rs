@@ -46,6 +46,10 @@ pub enum Fault {
     WrongSchema,
     /// The answer's headers come at once, its body a byte at a time over this long.
     SlowBody(Duration),
+    /// The operation is not there, as on a platform of an earlier contract version: the 404
+    /// `NO_SUCH_PATH` of an unknown path (signed, the caller being known), before anything
+    /// happens.
+    Absent,
 }
 
 /// How the sandbox is run.
