@@ -5,6 +5,7 @@
 #
 #   scripts/contract-test.sh                 # 100 examples per operation, seed 7
 #   STM_CONTRACT_EXAMPLES=500 STM_CONTRACT_SEED=42 scripts/contract-test.sh
+#   STM_ADAPTER=target/release/stm-adapter scripts/contract-test.sh   # a binary built already
 #
 # It installs schemathesis (pinned) into target/contract-venv from PyPI on first use; it needs
 # python3 with the venv module. The sandbox runs with --insecure-no-signature because
@@ -24,12 +25,17 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-echo "contract-test: building stm-adapter" >&2
-cargo build --quiet -p adapter-daemon --bin stm-adapter
+# STM_ADAPTER names a binary built already (CI: the one its test step built).
+STM_ADAPTER=${STM_ADAPTER:-}
+if [ -z "$STM_ADAPTER" ]; then
+    echo "contract-test: building stm-adapter" >&2
+    cargo build --quiet -p adapter-daemon --bin stm-adapter
+    STM_ADAPTER=target/debug/stm-adapter
+fi
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG=target/contract-sandbox.log
-target/debug/stm-adapter sandbox --insecure-no-signature --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+"$STM_ADAPTER" sandbox --insecure-no-signature --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
 SANDBOX=$!
 trap 'kill "$SANDBOX" 2>/dev/null || true; wait "$SANDBOX" 2>/dev/null || true' EXIT
 
