@@ -1,5 +1,7 @@
 //! The journal in SQLite: WAL mode, `synchronous = FULL` (a committed record survives a power
-//! cut), one table of records and a one-row head anchor updated in the same transaction.
+//! cut), one table of records and a one-row head anchor updated in the same transaction. The
+//! bundled SQLite syncs with fdatasync(2) when built in this workspace (.cargo/config.toml;
+//! docs/decisions/0007-fdatasync.md).
 //!
 //! The records have no index beside their sequence number: everything the daemon reads, it
 //! reads in order. An index on `session_id` (which journals made before 2026-11-28 have, and
