@@ -486,14 +486,23 @@ async fn a_terminal_reconnects_and_resumes_mid_flow() {
         .complete(identify.request_id, answer(&identify.command))
         .await
         .unwrap();
+    // The form is on the screen (so the daemon has the identity) when the line drops. Dropping
+    // it right after sending the completion would leave open whether the completion got through
+    // (a reset can overtake it), and either way is correct: the daemon would send the identify
+    // step again.
+    let ClientEvent::Step(form) = client.next().await.unwrap() else {
+        panic!("the form")
+    };
+    assert_eq!(form.command.name().as_str(), "Step.Form");
 
-    // The line drops before the form arrives; the terminal comes back and resumes.
+    // The terminal comes back and resumes: the form comes again, under its request id.
     client.abort_connection();
     let resumed = tokio::time::timeout(Duration::from_secs(10), client.reconnect())
         .await
         .unwrap()
         .unwrap();
     assert!(!resumed.session_id.is_empty());
+    assert_eq!(resumed.pending_request_id, Some(form.request_id));
     let (outcome, steps) = finish_item(&mut client, item).await;
     assert_eq!(outcome.outcome, Outcome::Completed);
     assert_eq!(
