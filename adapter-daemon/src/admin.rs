@@ -166,6 +166,7 @@ async fn metrics(State(state): State<AdminState>) -> Response {
     if let Some(host) = &state.host {
         let (pending, stuck) = host.store_and_forward_counts();
         state.metrics.set_store_and_forward(pending, stuck);
+        state.metrics.set_book_payments(host.book_len());
     }
     let text = state.metrics.render(
         state.gateway.session_count(),

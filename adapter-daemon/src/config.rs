@@ -127,6 +127,9 @@ pub struct Iso8583Section {
     /// Store-and-forward retries a payment's confirmation this long after its approval, then
     /// leaves it to an operator (`stm-adapter saf list`).
     pub saf_expiry_hours: u64,
+    /// A reversal this long after its payment's approval is answered 25; a settled payment
+    /// leaves the daemon's memory once past it.
+    pub reversal_window_hours: u64,
 }
 
 impl Iso8583Section {
@@ -150,6 +153,7 @@ impl Default for Iso8583Section {
             idle_echo_seconds: 60,
             echo_timeout_seconds: 10,
             saf_expiry_hours: 72,
+            reversal_window_hours: 72,
         }
     }
 }
@@ -385,6 +389,12 @@ impl Config {
         }
         if i.idle_echo_seconds < 5 {
             p.push(problem("iso8583.idle_echo_seconds", "must be at least 5"));
+        }
+        if !(1..=8760).contains(&i.reversal_window_hours) {
+            p.push(problem(
+                "iso8583.reversal_window_hours",
+                "must be 1 to 8760 (a year)",
+            ));
         }
         if i.echo_timeout_seconds == 0 {
             p.push(problem(

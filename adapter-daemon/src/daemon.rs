@@ -689,7 +689,10 @@ async fn start_host(
 ) -> Result<(Arc<HostGateway>, SocketAddr, bool, Option<SocketAddr>), StartError> {
     let section = &config.iso8583;
     // The payment book, from the journal: what store-and-forward must still finish.
-    let book = Book::load(store).await.map_err(|e| io("journal", e))?;
+    let reversal_window = Duration::from_secs(section.reversal_window_hours.saturating_mul(3600));
+    let book = Book::load_within(store, reversal_window)
+        .await
+        .map_err(|e| io("journal", e))?;
     let dialect = |name: &str| match adapter_protocols::iso8583::builtin(name) {
         Some(Ok(d)) => Ok(d),
         _ => Err(StartError::Config(format!(
@@ -742,7 +745,8 @@ async fn start_host(
             idle_echo: Duration::from_secs(section.idle_echo_seconds),
             echo_timeout: Duration::from_secs(section.echo_timeout_seconds),
             platform_timeout: Duration::from_secs(config.tsp.platform_timeout_seconds),
-            saf_expiry: Duration::from_secs(section.saf_expiry_hours * 3600),
+            saf_expiry: Duration::from_secs(section.saf_expiry_hours.saturating_mul(3600)),
+            reversal_window,
             clock,
         },
         platform,
@@ -775,6 +779,7 @@ async fn start_host(
     tasks.push(tokio::spawn(
         Arc::clone(&host).store_and_forward(stop.clone()),
     ));
+    tasks.push(tokio::spawn(Arc::clone(&host).retire_settled(stop.clone())));
     tasks.push(tokio::spawn(
         Arc::clone(&host).serve(listener, binding, tls, stop),
     ));

@@ -59,6 +59,7 @@ pub struct Metrics {
     iso8583_messages: Family<Labels, Counter>,
     saf_pending: Gauge,
     saf_stuck: Gauge,
+    book_payments: Gauge,
     resident_memory: Gauge,
 }
 
@@ -91,6 +92,7 @@ impl Metrics {
             iso8583_messages: Family::default(),
             saf_pending: Gauge::default(),
             saf_stuck: Gauge::default(),
+            book_payments: Gauge::default(),
             resident_memory: Gauge::default(),
             breakers_open: Gauge::default(),
             registry: Registry::default(),
@@ -190,6 +192,11 @@ impl Metrics {
             "saf_stuck",
             "Bank-switch payments store-and-forward left to an operator (stm-adapter saf list)",
             m.saf_stuck.clone(),
+        );
+        registry.register(
+            "iso8583_book_payments",
+            "Bank-switch payments the biller host holds in memory: those within their reversal window, and older ones not yet settled",
+            m.book_payments.clone(),
         );
         registry.register(
             "resident_memory_bytes",
@@ -318,6 +325,12 @@ impl Metrics {
         self.saf_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
         self.saf_stuck.set(i64::try_from(stuck).unwrap_or(i64::MAX));
+    }
+
+    /// The payments the biller host's book holds, read at a scrape.
+    pub fn set_book_payments(&self, payments: usize) {
+        self.book_payments
+            .set(i64::try_from(payments).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition, with the gauges read now.

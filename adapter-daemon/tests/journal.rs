@@ -317,6 +317,68 @@ async fn saf_list_shows_what_store_and_forward_still_owes() {
     assert_eq!(run(true).lines().count(), 3);
 }
 
+/// The book a starting daemon rebuilds leaves out settled payments past their reversal window
+/// (by the latest approval it reads, not the wall clock), keeps those still to be confirmed, and
+/// the operator's tools still read every payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuilt_book_retires_settled_payments_past_their_window() {
+    use adapter_daemon::gateway::iso8583::book::{BillEvent, Book, PaymentKey};
+    let dir = tempfile::tempdir().unwrap();
+    let key = FieldCipher::generate_hex();
+    let (journal, store) = journal(&dir, &key).await;
+    let payment = |stan: &str| PaymentKey {
+        terminal: "ATM00001".into(),
+        stan: stan.into(),
+        transmitted: "1201100000".into(),
+        batch: String::new(),
+    };
+    let approved = |stan: &str, at: &str| BillEvent::Approved {
+        key: payment(stan),
+        acquirer: "01020000".into(),
+        notice: format!("44010026110000{stan}"),
+        amount_fen: 20000,
+        rrn: "633510000001".into(),
+        auth_code: "A1B2C3".into(),
+        business_date: at.get(..10).unwrap().into(),
+        approved_at: at.into(),
+        payee: "广州市公安局交通警察支队".into(),
+    };
+    let confirmed = |stan: &str| BillEvent::Confirmed {
+        key: payment(stan),
+        receipt: format!("RC-{stan}"),
+    };
+    let events = [
+        approved("000001", "2026-12-01T02:00:00Z"),
+        confirmed("000001"),
+        approved("000002", "2026-12-01T02:01:00Z"),
+        approved("000003", "2026-12-05T02:00:00Z"),
+        confirmed("000003"),
+    ];
+    for event in events {
+        journal
+            .append(JournalRecord {
+                session_id: "L-000001".into(),
+                terminal_id: "tcp:127.0.0.1:50000".into(),
+                event: JournalEvent::Bill(event),
+            })
+            .await
+            .unwrap();
+    }
+    let window = std::time::Duration::from_secs(72 * 3600);
+    let kept = Book::load_within(store.as_ref(), window).await.unwrap();
+    let stans: Vec<String> = kept.all().into_iter().map(|p| p.key.stan).collect();
+    assert_eq!(stans, ["000002", "000003"]);
+    assert_eq!(kept.pending_count(), 1);
+    assert_eq!(
+        kept.totals("01020000", "1201").payments,
+        2,
+        "totals count every payment"
+    );
+    assert_eq!(Book::load(store.as_ref()).await.unwrap().len(), 3);
+    drop(journal);
+    store.close().await;
+}
+
 /// A store whose commits wait until the test lets them through, noting which sessions each
 /// commit held, and failing as many commits as the test asks.
 #[derive(Debug)]

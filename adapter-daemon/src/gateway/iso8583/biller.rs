@@ -2,6 +2,7 @@
 //! does with payments, reversals and reconciliation (docs/iso8583-binding.md, "Status").
 
 use std::time::Duration;
+use tracing::info;
 
 use adapter_core::calendar::CST;
 use adapter_core::platform::{ErrorClass, NoticeStatus, PlatformApi};
@@ -665,7 +666,8 @@ fn auth_code(key: &PaymentKey) -> String {
 
 /// Reverses the payment `key` names if its amount is `amount_fen`: its confirmation is
 /// withdrawn, or cancelled at the platform by store-and-forward. The answer's DE39: 00, 25 for
-/// an unknown original, 13 for another amount. A repeat changes nothing.
+/// an unknown original or one past its reversal window, 13 for another amount. A repeat changes
+/// nothing.
 pub(super) async fn reverse_payment(
     host: &HostGateway,
     key: PaymentKey,
@@ -676,6 +678,10 @@ pub(super) async fn reverse_payment(
     let Some(p) = host.payment(&key) else {
         return code::ORIGINAL_NOT_FOUND;
     };
+    if host.past_reversal_window(&p) {
+        info!(notice = %p.notice, approved_at = %p.approved_at, "a reversal after the payment's reversal window: answered 25");
+        return code::ORIGINAL_NOT_FOUND;
+    }
     if amount_fen != Some(p.amount_fen) {
         return code::INVALID_AMOUNT;
     }
@@ -1004,6 +1010,142 @@ mod tests {
         host.payment(event.key()).unwrap_or_else(|| unreachable!())
     }
 
+    /// A reversal within the payment's reversal window reverses it; one after the window is
+    /// answered 25 although the payment is still in the book, so that a book rebuilt from the
+    /// journal (which retires by the approvals' times) agrees with the running one.
+    #[test]
+    fn a_reversal_after_the_payment_s_window_is_answered_25() {
+        let host = Arc::new(host());
+        let now = OffsetDateTime::now_utc();
+        for (stan, hours) in [("000001", 73), ("000002", 71)] {
+            let approved_at = (now - Duration::from_secs(hours * 3600))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            super::super::lock(&host.book).apply(&BillEvent::Approved {
+                key: PaymentKey {
+                    terminal: "TERM0001".into(),
+                    stan: stan.into(),
+                    transmitted: "1128101500".into(),
+                    batch: String::new(),
+                },
+                acquirer: "12345678".into(),
+                notice: format!("44010026120000{stan}"),
+                amount_fen: 1100,
+                rrn: "123456789012".into(),
+                auth_code: "A1B2C3".into(),
+                business_date: "2026-11-28".into(),
+                approved_at,
+                payee: "广州市财政局".into(),
+            });
+        }
+        let reverse = |stan: &'static str| {
+            let host = Arc::clone(&host);
+            async move {
+                let dialect = host.config.gov_bill;
+                let mut m = Message::new(
+                    dialect,
+                    Mti::from_digits(*b"0420").unwrap_or_else(|_| unreachable!()),
+                );
+                let original = format!("0200{stan}11281015000000123456700000000000");
+                for (de, v) in [
+                    (3, "500000"),
+                    (4, "000000001100"),
+                    (7, "1128103000"),
+                    (11, "000777"),
+                    (41, "TERM0001"),
+                    (90, original.as_str()),
+                ] {
+                    m.set(de, v);
+                }
+                let bytes = m.to_bytes().unwrap_or_else(|_| unreachable!());
+                let request = Request::decode(dialect, &bytes).unwrap_or_else(|_| unreachable!());
+                let super::super::Answered::Send(Some(out), _) =
+                    on_link(&host, request, bytes).await
+                else {
+                    panic!("the reversal was not answered");
+                };
+                let answer = dialect.decode(&out).unwrap_or_else(|_| unreachable!());
+                answer.text(39).map(str::to_owned)
+            }
+        };
+        block_on(async {
+            assert_eq!(reverse("000001").await.as_deref(), Some("25"));
+            assert_eq!(reverse("000002").await.as_deref(), Some("00"));
+        });
+        let key = |stan: &str| PaymentKey {
+            terminal: "TERM0001".into(),
+            stan: stan.into(),
+            transmitted: "1128101500".into(),
+            batch: String::new(),
+        };
+        let late = host
+            .payment(&key("000001"))
+            .unwrap_or_else(|| unreachable!());
+        assert!(!late.reversed, "past its window: not reversed");
+        let within = host
+            .payment(&key("000002"))
+            .unwrap_or_else(|| unreachable!());
+        assert!(within.reversed);
+    }
+
+    /// The host's retiring task takes settled payments past their window out of the book as
+    /// soon as it starts, and leaves the others.
+    #[test]
+    fn the_host_retires_settled_payments_past_their_window() {
+        let host = Arc::new(host());
+        let now = OffsetDateTime::now_utc();
+        for (stan, hours, confirm) in [
+            ("000001", 73, true),
+            ("000002", 73, false),
+            ("000003", 1, true),
+        ] {
+            let key = PaymentKey {
+                terminal: "TERM0001".into(),
+                stan: stan.into(),
+                transmitted: "1128101500".into(),
+                batch: String::new(),
+            };
+            let mut book = super::super::lock(&host.book);
+            book.apply(&BillEvent::Approved {
+                key: key.clone(),
+                acquirer: "12345678".into(),
+                notice: format!("44010026120000{stan}"),
+                amount_fen: 1100,
+                rrn: "123456789012".into(),
+                auth_code: "A1B2C3".into(),
+                business_date: "2026-11-28".into(),
+                approved_at: (now - Duration::from_secs(hours * 3600))
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                payee: "广州市财政局".into(),
+            });
+            if confirm {
+                book.apply(&BillEvent::Confirmed {
+                    key,
+                    receipt: format!("RC-{stan}"),
+                });
+            }
+        }
+        block_on(async {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(Arc::clone(&host).retire_settled(stopped));
+            for _ in 0..100 {
+                if host.book_len() == 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let _ = stop.send(true);
+            let _ = task.await;
+        });
+        let stans: Vec<String> = host.payments().into_iter().map(|p| p.key.stan).collect();
+        assert_eq!(
+            stans,
+            ["000002", "000003"],
+            "the unconfirmed and the recent stay"
+        );
+    }
+
     /// Store-and-forward confirms a round's payments in one call, each settled by its own
     /// answer: confirmed with its receipt, or left to an operator when refused for good.
     #[test]
@@ -1126,6 +1268,7 @@ mod tests {
                 echo_timeout: Duration::from_secs(10),
                 platform_timeout: Duration::from_secs(1),
                 saf_expiry: Duration::from_secs(3600),
+                reversal_window: Duration::from_secs(72 * 3600),
                 clock: Arc::new(OffsetDateTime::now_utc),
             },
             Arc::new(platform),

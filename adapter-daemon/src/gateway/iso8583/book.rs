@@ -3,8 +3,15 @@
 //! anyone acts on it, and the book is rebuilt from those records at start. What the book says is
 //! still to do (confirm at the platform, cancel there after a reversal) is the store-and-forward
 //! worker's queue.
+//!
+//! A payment leaves the book (is *retired*) once it is settled — confirmed, withdrawn or
+//! cancelled, with nothing left to do — and its reversal window has closed: the host answers a
+//! reversal arriving later 25 whether or not the payment is still here, so nothing can happen to
+//! a retired payment any more, and a book rebuilt from the journal retires the same payments.
+//! The day's and batches' totals keep counting retired payments.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -174,6 +181,11 @@ impl Payment {
         })
     }
 
+    /// Whether nothing is left to do for the payment: confirmed, withdrawn or cancelled.
+    pub fn settled(&self) -> bool {
+        !self.stuck && self.work().is_none()
+    }
+
     /// Whether the payment stands: approved, not reversed, not left to an operator.
     pub fn stands(&self) -> bool {
         !self.reversed && !self.stuck
@@ -240,6 +252,38 @@ pub struct Book {
     days: BTreeMap<(String, String), Totals>,
     /// cups-terminal totals by terminal (DE41) and batch (DE60.2).
     batches: BTreeMap<(String, String), Totals>,
+    /// Payments by approval (Unix seconds), oldest first: the order they leave in.
+    by_approval: VecDeque<(i64, PaymentKey)>,
+    /// Payments past their window that were not settled when their turn came: retired once
+    /// they are.
+    lingering: BTreeSet<PaymentKey>,
+    /// The latest approval applied (Unix seconds): the book's own clock when it is rebuilt.
+    latest_approval: i64,
+}
+
+/// What one [`Book::retire`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retirement {
+    /// Payments that left the book.
+    pub retired: usize,
+    /// Whether payments past the cut-off are still to be looked at (the limit was reached).
+    pub more: bool,
+}
+
+/// A rebuilt book retires with its own clock (the latest approval it has read) this much later
+/// than a running one would: a reversal is decided a moment before it is journaled, and payments
+/// approved meanwhile may already be in the journal before it.
+const REPLAY_MARGIN: Duration = Duration::from_secs(600);
+
+/// Unix seconds of an RFC 3339 time.
+fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
+fn seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// What of one payment the book's indexes count.
@@ -280,8 +324,26 @@ fn month_day(business_date: &str) -> String {
 }
 
 impl Book {
-    /// Rebuilds the book from the journal's `Bill` records.
+    /// Rebuilds the book from the journal's `Bill` records: every payment ever approved (for
+    /// the operator's tools, which list and reconcile them).
     pub async fn load(store: &dyn JournalStore) -> Result<Book, StoreError> {
+        Book::replay(store, None).await
+    }
+
+    /// Rebuilds the book a running host keeps: payments settled and past `reversal_window`
+    /// retired as the journal is read, so that the book never holds more than a running one
+    /// would (plus [`REPLAY_MARGIN`]). The host retires by its clock afterwards.
+    pub async fn load_within(
+        store: &dyn JournalStore,
+        reversal_window: Duration,
+    ) -> Result<Book, StoreError> {
+        Book::replay(store, Some(reversal_window)).await
+    }
+
+    async fn replay(
+        store: &dyn JournalStore,
+        reversal_window: Option<Duration>,
+    ) -> Result<Book, StoreError> {
         let mut book = Book::default();
         let mut after = 0;
         loop {
@@ -297,8 +359,81 @@ impl Book {
                 })?;
                 book.apply(&event);
             }
+            if let Some(window) = reversal_window {
+                let cutoff = book
+                    .latest_approval
+                    .saturating_sub(seconds(window))
+                    .saturating_sub(seconds(REPLAY_MARGIN));
+                book.retire(cutoff, usize::MAX);
+            }
         }
         Ok(book)
+    }
+
+    /// Retires settled payments approved before `approved_before` (Unix seconds), looking at
+    /// most at `limit` of them (so that a caller holding the book's lock can let go between
+    /// rounds). Payments past the cut-off that still have work, or are left to an operator,
+    /// stay until they are settled.
+    pub fn retire(&mut self, approved_before: i64, limit: usize) -> Retirement {
+        let mut retirement = Retirement::default();
+        let settled: Vec<PaymentKey> = self
+            .lingering
+            .iter()
+            .filter(|k| self.payments.get(k).is_none_or(Payment::settled))
+            .cloned()
+            .collect();
+        for key in settled {
+            self.lingering.remove(&key);
+            retirement.retired += usize::from(self.remove(&key));
+        }
+        let mut looked = 0;
+        while let Some((at, _)) = self.by_approval.front() {
+            if *at >= approved_before {
+                break;
+            }
+            if looked == limit {
+                retirement.more = true;
+                break;
+            }
+            looked += 1;
+            let Some((_, key)) = self.by_approval.pop_front() else {
+                break;
+            };
+            match self.payments.get(&key) {
+                Some(p) if p.settled() => retirement.retired += usize::from(self.remove(&key)),
+                Some(_) => {
+                    self.lingering.insert(key);
+                }
+                None => {}
+            }
+        }
+        retirement
+    }
+
+    /// Takes a settled payment out of the book and of the notices that stand.
+    fn remove(&mut self, key: &PaymentKey) -> bool {
+        let Some(p) = self.payments.remove(key) else {
+            return false;
+        };
+        if p.stands()
+            && let Some(n) = self.standing.get_mut(&p.notice)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.standing.remove(&p.notice);
+            }
+        }
+        true
+    }
+
+    /// How many payments the book holds.
+    pub fn len(&self) -> usize {
+        self.payments.len()
+    }
+
+    /// Whether the book holds no payment.
+    pub fn is_empty(&self) -> bool {
+        self.payments.is_empty()
     }
 
     pub fn apply(&mut self, event: &BillEvent) {
@@ -312,6 +447,7 @@ impl Book {
             stuck,
             days,
             batches,
+            ..
         } = self;
         let Some(p) = payments.get(key) else {
             return;
@@ -374,6 +510,10 @@ impl Book {
                 self.payments.entry(key.clone())
                 && let Some(p) = Payment::approved(event)
             {
+                if let Some(at) = unix_seconds(&p.approved_at) {
+                    self.by_approval.push_back((at, key.clone()));
+                    self.latest_approval = self.latest_approval.max(at);
+                }
                 entry.insert(p);
             }
             return;
@@ -727,7 +867,181 @@ mod tests {
                     prop_assert_eq!(book.batch_totals(&p.key.terminal, &p.key.batch), batch);
                 }
             }
+
+            /// Retiring keeps every payment with work or left to an operator, and the indexes
+            /// of what is left still equal a walk over it; events after it change what is left
+            /// as they would have.
+            #[test]
+            fn retiring_keeps_the_work_and_the_indexes(
+                before in proptest::collection::vec(event(), 0..40),
+                after in proptest::collection::vec(event(), 0..20),
+                past in any::<bool>(),
+            ) {
+                let mut book = Book::default();
+                for e in &before {
+                    book.apply(e);
+                }
+                let (pending, stuck) = (book.pending_count(), book.stuck_count());
+                let cutoff = unix_seconds(if past {
+                    "2026-12-02T00:00:00Z"
+                } else {
+                    "2026-11-30T00:00:00Z"
+                })
+                .unwrap_or_default();
+                let done = book.retire(cutoff, usize::MAX);
+                prop_assert!(!done.more);
+                prop_assert_eq!((book.pending_count(), book.stuck_count()), (pending, stuck));
+                if past {
+                    prop_assert!(book.all().iter().all(|p| !p.settled()));
+                } else {
+                    prop_assert_eq!(done.retired, 0);
+                }
+                for e in &after {
+                    book.apply(e);
+                }
+                book.retire(cutoff, usize::MAX);
+                let all = book.all();
+                prop_assert_eq!(book.pending_count(), all.iter().filter(|p| p.work().is_some()).count());
+                prop_assert_eq!(book.stuck_count(), all.iter().filter(|p| p.stuck).count());
+                prop_assert_eq!(book.len(), all.len());
+                for p in &all {
+                    let standing = all.iter().filter(|q| q.notice == p.notice && q.stands()).count();
+                    prop_assert_eq!(book.notice_paid(&p.notice), standing > 0);
+                }
+            }
         }
+    }
+
+    /// A payment approved at `at` (RFC 3339) for notice `notice`.
+    fn approved_at(stan: &str, notice: &str, at: &str) -> BillEvent {
+        let BillEvent::Approved {
+            key,
+            acquirer,
+            amount_fen,
+            rrn,
+            auth_code,
+            business_date,
+            payee,
+            ..
+        } = approved(stan)
+        else {
+            unreachable!()
+        };
+        BillEvent::Approved {
+            key,
+            acquirer,
+            notice: notice.into(),
+            amount_fen,
+            rrn,
+            auth_code,
+            business_date,
+            approved_at: at.into(),
+            payee,
+        }
+    }
+
+    fn confirmed(stan: &str) -> BillEvent {
+        BillEvent::Confirmed {
+            key: key(stan),
+            receipt: format!("RC-{stan}"),
+        }
+    }
+
+    fn unix(at: &str) -> i64 {
+        unix_seconds(at).unwrap_or_else(|| unreachable!())
+    }
+
+    /// Settled payments past the cut-off leave; one past it with work left stays until it is
+    /// settled; newer ones stay; the day's totals still count every payment.
+    #[test]
+    fn settled_payments_past_the_cut_off_leave_the_book() {
+        let mut book = Book::default();
+        book.apply(&approved_at("000001", "N1", "2026-12-01T02:00:00Z"));
+        book.apply(&confirmed("000001"));
+        book.apply(&approved_at("000002", "N2", "2026-12-01T02:00:01Z"));
+        book.apply(&approved_at("000003", "N3", "2026-12-01T02:00:02Z"));
+        book.apply(&BillEvent::Reversed { key: key("000003") });
+        book.apply(&approved_at("000004", "N4", "2026-12-04T02:00:00Z"));
+        book.apply(&confirmed("000004"));
+        let totals = book.totals("01020000", "1201");
+        assert!(book.notice_paid("N1"));
+
+        let done = book.retire(unix("2026-12-02T00:00:00Z"), usize::MAX);
+        assert_eq!(
+            done,
+            Retirement {
+                retired: 2,
+                more: false
+            }
+        );
+        assert!(book.get(&key("000001")).is_none(), "confirmed: left");
+        assert!(book.get(&key("000003")).is_none(), "withdrawn: left");
+        assert!(book.get(&key("000002")).is_some(), "still to confirm");
+        assert!(book.get(&key("000004")).is_some(), "within its window");
+        assert!(!book.notice_paid("N1"), "the platform knows it is paid");
+        assert!(book.notice_paid("N2") && book.notice_paid("N4"));
+        assert_eq!(book.totals("01020000", "1201"), totals);
+        assert_eq!(book.pending_count(), 1);
+        assert_eq!(book.len(), 2);
+
+        // Once confirmed, the lingering payment leaves at the next round.
+        book.apply(&confirmed("000002"));
+        assert_eq!(
+            book.retire(unix("2026-12-02T00:00:00Z"), usize::MAX)
+                .retired,
+            1
+        );
+        assert_eq!(book.len(), 1);
+        assert!(book.get(&key("000004")).is_some());
+    }
+
+    /// A round looks at no more payments than asked, and says when more are waiting.
+    #[test]
+    fn a_round_stops_at_its_limit() {
+        let mut book = Book::default();
+        for n in 1..=5 {
+            let stan = format!("{n:06}");
+            book.apply(&approved_at(
+                &stan,
+                &format!("N{n}"),
+                "2026-12-01T02:00:00Z",
+            ));
+            book.apply(&confirmed(&stan));
+        }
+        let cutoff = unix("2026-12-02T00:00:00Z");
+        assert_eq!(
+            book.retire(cutoff, 2),
+            Retirement {
+                retired: 2,
+                more: true
+            }
+        );
+        assert_eq!(book.retire(cutoff, 2).retired, 2);
+        assert_eq!(
+            book.retire(cutoff, 2),
+            Retirement {
+                retired: 1,
+                more: false
+            }
+        );
+        assert!(book.is_empty());
+    }
+
+    /// A payment retired, then approved again under the same key (a late retransmission of a
+    /// withdrawn payment), is a new payment, in a running book and a rebuilt one alike.
+    #[test]
+    fn a_key_approved_again_after_it_left_is_a_new_payment() {
+        let mut book = Book::default();
+        book.apply(&approved_at("000001", "N1", "2026-12-01T02:00:00Z"));
+        book.apply(&BillEvent::Reversed { key: key("000001") });
+        book.retire(unix("2026-12-02T00:00:00Z"), usize::MAX);
+        book.apply(&approved_at("000001", "N1", "2026-12-05T02:00:00Z"));
+        let p = book
+            .get(&key("000001"))
+            .cloned()
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(p.state(), "approved");
+        assert_eq!(p.approved_at, "2026-12-05T02:00:00Z");
     }
 
     #[test]

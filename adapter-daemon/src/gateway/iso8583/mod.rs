@@ -87,6 +87,9 @@ pub struct HostConfig {
     /// Store-and-forward stops retrying a payment this long after its approval and leaves it
     /// to an operator (`stm-adapter saf list`).
     pub saf_expiry: Duration,
+    /// A reversal this long after its payment's approval is answered 25 (no such original); a
+    /// settled payment leaves the book once it is past this.
+    pub reversal_window: Duration,
     pub clock: Clock,
 }
 
@@ -99,6 +102,7 @@ impl std::fmt::Debug for HostConfig {
             .field("echo_timeout", &self.echo_timeout)
             .field("platform_timeout", &self.platform_timeout)
             .field("saf_expiry", &self.saf_expiry)
+            .field("reversal_window", &self.reversal_window)
             .finish_non_exhaustive()
     }
 }
@@ -670,6 +674,55 @@ impl HostGateway {
                 };
                 let _ = self.record(SAF, &p.key.terminal, event).await;
                 if fatal { Ok(()) } else { Err(backoff(p)) }
+            }
+        }
+    }
+
+    /// Whether `p`'s reversal window has closed: a reversal now is answered as for an unknown
+    /// original, whether or not the payment is still in the book, so that a book rebuilt from
+    /// the journal (which retires by the approvals' times) never misses a reversal.
+    fn past_reversal_window(&self, p: &Payment) -> bool {
+        let Ok(at) = time::OffsetDateTime::parse(
+            &p.approved_at,
+            &time::format_description::well_known::Rfc3339,
+        ) else {
+            return false;
+        };
+        (self.config.clock)() - at > self.config.reversal_window
+    }
+
+    /// How many payments the book holds (for /metrics).
+    pub fn book_len(&self) -> usize {
+        lock(&self.book).len()
+    }
+
+    /// Retires settled payments past their reversal window from the book, now and every
+    /// minute, until `stop`: without it the book would keep every payment ever approved.
+    pub async fn retire_settled(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        /// Payments looked at under one hold of the book's lock.
+        const ROUND: usize = 4096;
+        const EVERY: Duration = Duration::from_secs(60);
+        loop {
+            let cutoff = ((self.config.clock)() - self.config.reversal_window).unix_timestamp();
+            let mut retired = 0;
+            loop {
+                let round = lock(&self.book).retire(cutoff, ROUND);
+                retired += round.retired;
+                if !round.more {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            if retired > 0 {
+                info!(
+                    retired,
+                    kept = self.book_len(),
+                    "settled payments past their reversal window left the book"
+                );
+            }
+            tokio::select! {
+                () = tokio::time::sleep(EVERY) => {}
+                _ = stop.changed() => return,
             }
         }
     }
