@@ -10,7 +10,7 @@
 //! a retired payment any more, and a book rebuilt from the journal retires the same payments.
 //! The day's and batches' totals keep counting retired payments.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -252,8 +252,9 @@ pub struct Book {
     days: BTreeMap<(String, String), Totals>,
     /// cups-terminal totals by terminal (DE41) and batch (DE60.2).
     batches: BTreeMap<(String, String), Totals>,
-    /// Payments by approval (Unix seconds), oldest first: the order they leave in.
-    by_approval: VecDeque<(i64, PaymentKey)>,
+    /// Payments by approval (Unix seconds), oldest first: the order they leave in. A B-tree,
+    /// like the maps above, so that it never moves a whole day's entries at once.
+    by_approval: BTreeSet<(i64, PaymentKey)>,
     /// Payments past their window that were not settled when their turn came: retired once
     /// they are.
     lingering: BTreeSet<PaymentKey>,
@@ -387,7 +388,7 @@ impl Book {
             retirement.retired += usize::from(self.remove(&key));
         }
         let mut looked = 0;
-        while let Some((at, _)) = self.by_approval.front() {
+        while let Some((at, _)) = self.by_approval.first() {
             if *at >= approved_before {
                 break;
             }
@@ -396,7 +397,7 @@ impl Book {
                 break;
             }
             looked += 1;
-            let Some((_, key)) = self.by_approval.pop_front() else {
+            let Some((_, key)) = self.by_approval.pop_first() else {
                 break;
             };
             match self.payments.get(&key) {
@@ -511,7 +512,7 @@ impl Book {
                 && let Some(p) = Payment::approved(event)
             {
                 if let Some(at) = unix_seconds(&p.approved_at) {
-                    self.by_approval.push_back((at, key.clone()));
+                    self.by_approval.insert((at, key.clone()));
                     self.latest_approval = self.latest_approval.max(at);
                 }
                 entry.insert(p);
