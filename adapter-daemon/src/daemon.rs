@@ -27,6 +27,7 @@ use crate::metrics::{MeteredJournal, Metrics};
 use crate::pki::{DevCa, write_private};
 use crate::platform::breaker::BreakerPolicy;
 use crate::platform::client::RetryPolicy;
+use crate::platform::metered::MeteredPlatform;
 use crate::platform::signing::{SigningKey, VerifyingKey};
 use crate::platform::{ClientConfig, PlatformClient};
 use crate::registry::TerminalRegistry;
@@ -272,7 +273,10 @@ impl Daemon {
                 &config,
                 &server_cert,
                 &server_key,
-                Arc::clone(&client) as Arc<dyn adapter_core::platform::PlatformApi>,
+                Arc::new(MeteredPlatform::new(
+                    Arc::clone(&client) as Arc<dyn adapter_core::platform::PlatformApi>,
+                    Arc::clone(&metrics),
+                )),
                 Arc::new(MeteredJournal::new(
                     Arc::clone(&journal),
                     Arc::clone(&metrics),

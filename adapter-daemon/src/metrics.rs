@@ -255,19 +255,11 @@ impl Metrics {
                 call,
                 millis,
                 error,
-            } => {
-                self.platform_latency
-                    .get_or_create(&labels(&[("call", (*call).to_owned())]))
-                    .observe(*millis as f64 / 1000.0);
-                if let Some((class, _)) = error {
-                    self.platform_errors
-                        .get_or_create(&labels(&[
-                            ("call", (*call).to_owned()),
-                            ("class", class.clone()),
-                        ]))
-                        .inc();
-                }
-            }
+            } => self.platform_call_seconds(
+                call,
+                *millis as f64 / 1000.0,
+                error.as_ref().map(|(class, _)| class.as_str()),
+            ),
             JournalEvent::Engine(entry) => match entry {
                 JournalEntry::StepSent { step, .. } => {
                     self.steps
@@ -325,6 +317,32 @@ impl Metrics {
         self.saf_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
         self.saf_stuck.set(i64::try_from(stuck).unwrap_or(i64::MAX));
+    }
+
+    /// One platform call of the biller host (the TSP sessions' are counted from their journal
+    /// records): how long it took, retries included, and its error class if it failed.
+    pub fn platform_call(
+        &self,
+        call: &str,
+        took: std::time::Duration,
+        error: Option<adapter_core::platform::ErrorClass>,
+    ) {
+        let class = error.map(|c| format!("{c:?}"));
+        self.platform_call_seconds(call, took.as_secs_f64(), class.as_deref());
+    }
+
+    fn platform_call_seconds(&self, call: &str, seconds: f64, error_class: Option<&str>) {
+        self.platform_latency
+            .get_or_create(&labels(&[("call", call.to_owned())]))
+            .observe(seconds);
+        if let Some(class) = error_class {
+            self.platform_errors
+                .get_or_create(&labels(&[
+                    ("call", call.to_owned()),
+                    ("class", class.to_owned()),
+                ]))
+                .inc();
+        }
     }
 
     /// The payments the biller host's book holds, read at a scrape.

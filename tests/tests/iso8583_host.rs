@@ -416,9 +416,23 @@ async fn payments_are_confirmed_once_and_reversals_cancelled_even_across_a_resta
         "stm_adapter_payments_total{kind=\"bill_approved\"} 2",
         "stm_adapter_payments_total{kind=\"bill_reversed\"} 2",
         "stm_adapter_iso8583_links_opened_total 1",
+        "stm_adapter_iso8583_book_payments 2",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
+    // The host's platform calls are timed too (the TSP sessions' come from their records).
+    let calls = |call: &str| -> u64 {
+        let series = format!("stm_adapter_platform_call_seconds_count{{call=\"{call}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        calls("query_notice") >= 1,
+        "query_notice timed in\n{metrics}"
+    );
     assert_eq!(code(&switch.exchange(&short).await), "95");
     drop(switch);
     daemon.stop().await;

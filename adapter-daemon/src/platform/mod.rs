@@ -5,6 +5,7 @@
 
 pub mod breaker;
 pub mod client;
+pub mod metered;
 pub mod signing;
 pub mod wire;
 

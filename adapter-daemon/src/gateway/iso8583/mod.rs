@@ -700,7 +700,7 @@ impl HostGateway {
     /// minute, until `stop`: without it the book would keep every payment ever approved.
     pub async fn retire_settled(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         /// Payments looked at under one hold of the book's lock.
-        const ROUND: usize = 4096;
+        const ROUND: usize = 512;
         const EVERY: Duration = Duration::from_secs(60);
         loop {
             let cutoff = ((self.config.clock)() - self.config.reversal_window).unix_timestamp();
