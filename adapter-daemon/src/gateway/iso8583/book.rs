@@ -181,6 +181,11 @@ impl Payment {
         })
     }
 
+    /// When the payment was approved (`None` if its record says something unreadable).
+    pub fn approval_time(&self) -> Option<time::OffsetDateTime> {
+        parse_time(&self.approved_at)
+    }
+
     /// Whether nothing is left to do for the payment: confirmed, withdrawn or cancelled.
     pub fn settled(&self) -> bool {
         !self.stuck && self.work().is_none()
@@ -276,11 +281,14 @@ pub struct Retirement {
 /// approved meanwhile may already be in the journal before it.
 const REPLAY_MARGIN: Duration = Duration::from_secs(600);
 
+/// An RFC 3339 time.
+fn parse_time(rfc3339: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// Unix seconds of an RFC 3339 time.
 fn unix_seconds(rfc3339: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(time::OffsetDateTime::unix_timestamp)
+    parse_time(rfc3339).map(time::OffsetDateTime::unix_timestamp)
 }
 
 fn seconds(d: Duration) -> i64 {

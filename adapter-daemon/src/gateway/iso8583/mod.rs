@@ -682,13 +682,8 @@ impl HostGateway {
     /// original, whether or not the payment is still in the book, so that a book rebuilt from
     /// the journal (which retires by the approvals' times) never misses a reversal.
     fn past_reversal_window(&self, p: &Payment) -> bool {
-        let Ok(at) = time::OffsetDateTime::parse(
-            &p.approved_at,
-            &time::format_description::well_known::Rfc3339,
-        ) else {
-            return false;
-        };
-        (self.config.clock)() - at > self.config.reversal_window
+        p.approval_time()
+            .is_some_and(|at| (self.config.clock)() - at > self.config.reversal_window)
     }
 
     /// How many payments the book holds (for /metrics).
@@ -728,13 +723,9 @@ impl HostGateway {
     }
 
     fn expired(&self, p: &Payment) -> bool {
-        let Ok(at) = time::OffsetDateTime::parse(
-            &p.approved_at,
-            &time::format_description::well_known::Rfc3339,
-        ) else {
-            return false;
-        };
-        p.failures > 0 && (self.config.clock)() - at > self.config.saf_expiry
+        p.failures > 0
+            && p.approval_time()
+                .is_some_and(|at| (self.config.clock)() - at > self.config.saf_expiry)
     }
 
     /// Live links, for the admin API.
