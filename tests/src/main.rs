@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use adapter_conformance::load::LoadOptions;
 use adapter_conformance::report;
-use adapter_conformance::run::{RunOptions, Status};
+use adapter_conformance::run::{RunNumber, RunOptions, Status};
 use adapter_conformance::scenario;
 use adapter_conformance::target::Target;
 use clap::{Parser, Subcommand};
@@ -447,17 +447,18 @@ async fn run(args: RunArgs) -> ExitCode {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let total: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let options = RunOptions {
+        print_dir: args.prints.clone(),
+        run_number: RunNumber::fresh(),
+    };
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "stm-conformance: {total} cases against {}",
-            target.label
+            "stm-conformance: {total} cases against {}, run {} (its notices 4401002613{}NN)",
+            target.label, options.run_number, options.run_number
         );
     }
-    let options = RunOptions {
-        print_dir: args.prints.clone(),
-    };
     let results = adapter_conformance::run::run(&target, &suites, &options, &mut |r, i, n| {
         let (word, why) = match &r.status {
             Status::Passed => ("pass", String::new()),

@@ -37,10 +37,71 @@ pub struct CaseResult {
     pub seen: String,
 }
 
-/// Where the run puts what the printers print.
+/// Where the run puts what the printers print, and the run's number.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub print_dir: PathBuf,
+    pub run_number: RunNumber,
+}
+
+/// Eight digits that make a run's payment notices, acquirers (DE32) and batches (DE60.2) its
+/// own: a run repeated against one daemon finds its notices unpaid and its totals its own.
+/// Scenario files write `{run}` where it goes in a notice number (docs/conformance.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunNumber(u32);
+
+impl RunNumber {
+    /// A number for a new run, from the clock's nanoseconds.
+    pub fn fresh() -> RunNumber {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        RunNumber(u32::try_from(nanos % 100_000_000).unwrap_or_default())
+    }
+
+    /// `n` if it has at most eight digits.
+    pub fn new(n: u32) -> Option<RunNumber> {
+        (n < 100_000_000).then_some(RunNumber(n))
+    }
+
+    /// `text` with `{run}` replaced by the run's eight digits.
+    pub fn fill(self, text: &str) -> String {
+        text.replace("{run}", &self.to_string())
+    }
+
+    /// The acquirer (DE32, 11 digits) of gov-bill case `index`.
+    fn acquirer(self, index: usize) -> String {
+        format!("{self}{:03}", index % 1000)
+    }
+
+    /// Where the STANs (DE11) of gov-bill case `index` start: the run number's last two digits,
+    /// the case's two, then two for the case's own messages. A payment is named by its
+    /// terminal, STAN and transmission time (DE7, to the second), so a run repeated within the
+    /// same second must not reuse the STANs of the one before.
+    fn stan_base(self, index: usize) -> u32 {
+        let index = u32::try_from(index % 100).unwrap_or_default();
+        ((self.0 % 100) * 100 + index) * 100
+    }
+
+    /// Which offered appointment slot this run's citizens pick (see [`Devices::slot_pick`]).
+    ///
+    /// [`Devices::slot_pick`]: crate::sim::devices::Devices::slot_pick
+    pub fn slot_pick(self) -> usize {
+        usize::try_from(self.0).unwrap_or_default()
+    }
+
+    /// The batch (DE60.2, 6 digits) of cups-terminal case `index`: the run number's last four
+    /// digits and the case's two.
+    fn batch(self, index: usize) -> String {
+        format!("{:04}{:02}", self.0 % 10_000, index % 100)
+    }
+}
+
+impl std::fmt::Display for RunNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08}", self.0)
+    }
 }
 
 /// A case that cannot run against this target now, and why (not a failure).
@@ -143,8 +204,10 @@ async fn run_case(
     let work = async {
         match case.protocol {
             Protocol::Tsp => tsp_case(target, case, index, options, seen).await,
-            Protocol::GovBill => gov_bill_case(target, case, index, seen).await,
-            Protocol::CupsTerminal => cups_case(target, case, index, seen).await,
+            Protocol::GovBill => gov_bill_case(target, case, index, options.run_number, seen).await,
+            Protocol::CupsTerminal => {
+                cups_case(target, case, index, options.run_number, seen).await
+            }
         }
     };
     tokio::time::timeout(CASE_LIMIT, work)
@@ -229,8 +292,9 @@ async fn tsp_case(
     let mut devices = Devices::new(devices::citizen(&case.citizen)?);
     devices.identify_with = case.identify;
     devices.face = case.face;
-    devices.notice = case.notice.clone();
+    devices.notice = case.notice.as_deref().map(|n| options.run_number.fill(n));
     devices.card_approved = case.card_approved;
+    devices.slot_pick = options.run_number.slot_pick();
     devices.print_dir = Some(options.print_dir.join(format!("{index:03}")));
     let mut sim = TerminalSim::open(config, devices).await?;
     // A deployment plans its offer on its own clock: an item closed now is not a failure.
@@ -438,6 +502,7 @@ async fn gov_bill_case(
     target: &Target,
     case: &Case,
     index: usize,
+    run: RunNumber,
     seen: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     let addr = target
@@ -445,9 +510,9 @@ async fn gov_bill_case(
         .ok_or_else(|| anyhow!("no gov-bill listener"))?;
     let connect = || async move {
         GovBillSwitch::connect(addr).await.map(|mut s| {
-            // Each case is its own acquirer, so its 0500 totals are its own.
-            s.acquirer = format!("0102{index:04}");
-            s.with_stan(u32::try_from(index).unwrap_or(0) * 1000)
+            // Each case of each run is its own acquirer, so its 0500 totals are its own.
+            s.acquirer = run.acquirer(index);
+            s.with_stan(run.stan_base(index))
         })
     };
     let mut switch = connect().await?;
@@ -458,13 +523,13 @@ async fn gov_bill_case(
             "sign-on" => Some(switch.sign_on().await?),
             "echo" => Some(switch.echo().await?),
             "sign-off" => Some(switch.sign_off().await?),
-            "inquiry" => Some(switch.inquire(notice(x)?).await?),
+            "inquiry" => Some(switch.inquire(&notice(x, run)?).await?),
             "case-status" => {
                 let case_number = x.case.as_deref().ok_or_else(|| anyhow!("no case"))?;
                 Some(switch.case_status(case_number).await?)
             }
             "payment" => {
-                let (answer, p) = switch.pay(notice(x)?, amount(x)?).await?;
+                let (answer, p) = switch.pay(&notice(x, run)?, amount(x)?).await?;
                 if answer.code() == Some("00") {
                     book.paid.0 += 1;
                     book.paid.1 += p.amount_fen;
@@ -475,11 +540,11 @@ async fn gov_bill_case(
                 Some(answer)
             }
             "repeat-payment" => {
-                let p = payment(&book, x)?;
+                let p = payment(&book, x, run)?;
                 Some(switch.repeat_payment(&p).await?)
             }
             "reversal" | "repeat-reversal" => {
-                let p = payment(&book, x)?;
+                let p = payment(&book, x, run)?;
                 let answer = switch.reverse(&p, x.send == "repeat-reversal").await?;
                 if answer.code() == Some("00") && x.send == "reversal" {
                     book.reversed.0 += 1;
@@ -534,6 +599,7 @@ async fn gov_bill_case(
         ));
         check_code(step, x, &code)?;
         for (tag, want) in &x.expect_tags {
+            let want = run.fill(want);
             let got = answer.tag(tag);
             ensure!(
                 got.as_deref() == Some(want.as_str()) || (want == "*" && got.is_some()),
@@ -567,9 +633,11 @@ fn check_code(step: usize, x: &Exchange, code: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn notice(x: &Exchange) -> anyhow::Result<&str> {
+/// The exchange's notice number, `{run}` filled in.
+fn notice(x: &Exchange, run: RunNumber) -> anyhow::Result<String> {
     x.notice
         .as_deref()
+        .map(|n| run.fill(n))
         .ok_or_else(|| anyhow!("`{}` needs `notice`", x.send))
 }
 
@@ -579,7 +647,7 @@ fn amount(x: &Exchange) -> anyhow::Result<u64> {
 }
 
 /// The payment an exchange refers to; `unknown` is one the biller never saw.
-fn payment(book: &Book, x: &Exchange) -> anyhow::Result<PaymentRef> {
+fn payment(book: &Book, x: &Exchange, run: RunNumber) -> anyhow::Result<PaymentRef> {
     let label = x
         .payment
         .as_deref()
@@ -589,7 +657,7 @@ fn payment(book: &Book, x: &Exchange) -> anyhow::Result<PaymentRef> {
             stan: "999999".into(),
             transmitted: "0101000000".into(),
             amount_fen: x.amount.unwrap_or(100),
-            notice: x.notice.clone().unwrap_or_default(),
+            notice: run.fill(x.notice.as_deref().unwrap_or_default()),
         });
     }
     book.payments
@@ -604,6 +672,7 @@ async fn cups_case(
     target: &Target,
     case: &Case,
     index: usize,
+    run: RunNumber,
     seen: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     let addr = target
@@ -611,17 +680,17 @@ async fn cups_case(
         .ok_or_else(|| anyhow!("no cups-terminal listener"))?;
     let (terminal, master) = CUPS_TERMINAL;
     let mut t = CupsTerminal::connect(addr, terminal, master).await?;
-    // Each case settles its own batch.
-    t.batch = format!("{:06}", index);
+    // Each case of each run settles its own batch.
+    t.batch = run.batch(index);
     let mut payments: HashMap<String, (String, u64)> = HashMap::new();
     let mut standing: (u64, u64) = (0, 0);
     for (n, x) in case.exchange.iter().enumerate() {
         let step = n + 1;
         let answer = match x.send.as_str() {
             "sign-on" => t.sign_on().await?,
-            "inquiry" => t.inquire(notice(x)?).await?,
+            "inquiry" => t.inquire(&notice(x, run)?).await?,
             "payment" => {
-                let a = t.pay(notice(x)?, amount(x)?).await?;
+                let a = t.pay(&notice(x, run)?, amount(x)?).await?;
                 if a.code() == Some("00") {
                     standing.0 += 1;
                     standing.1 += amount(x)?;
@@ -664,7 +733,7 @@ async fn cups_case(
             "forged-mac" => {
                 let mut m = t.request("0200", "01", "000")?;
                 m.set(3, "380000");
-                m.set(48, notice(x)?.to_owned());
+                m.set(48, notice(x, run)?);
                 m.set(64, *b"00000000");
                 t.send_body(&m.to_bytes()?).await?;
                 t.recv().await?
@@ -724,4 +793,23 @@ async fn cups_case(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunNumber;
+
+    /// A run's number fills `{run}` with eight digits, and makes DE32 and DE60.2 of the
+    /// lengths the dialects take.
+    #[test]
+    fn a_run_number_names_notices_acquirers_and_batches() {
+        let run = RunNumber::new(1234).unwrap_or_else(|| unreachable!());
+        assert_eq!(run.fill("4401002613{run}24"), "44010026130000123424");
+        assert_eq!(run.acquirer(31), "00001234031");
+        assert_eq!(run.batch(42), "123442");
+        assert_eq!(run.stan_base(31), 343_100);
+        assert!(RunNumber::new(100_000_000).is_none());
+        let fresh = RunNumber::fresh();
+        assert_eq!(fresh.to_string().len(), 8);
+    }
 }

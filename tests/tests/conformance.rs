@@ -9,7 +9,7 @@
 //! certifies nothing if it cannot fail.
 
 use adapter_conformance::report;
-use adapter_conformance::run::{CaseResult, RunOptions, Status, run};
+use adapter_conformance::run::{CaseResult, RunNumber, RunOptions, Status, run};
 use adapter_conformance::scenario::{self, Suite};
 use adapter_conformance::target::Target;
 
@@ -19,6 +19,7 @@ async fn run_in_process(suites: &[Suite], prints: &std::path::Path) -> Vec<CaseR
     let target = Target::in_process().await.unwrap();
     let options = RunOptions {
         print_dir: prints.to_path_buf(),
+        run_number: RunNumber::fresh(),
     };
     let results = run(&target, suites, &options, &mut |_, _, _| {}).await;
     target.stop().await;
@@ -54,6 +55,34 @@ async fn every_shipped_case_passes_against_the_embedded_defaults() {
     assert!(junit.contains(&format!("tests=\"{}\" failures=\"0\"", results.len())));
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-junit.xml");
     std::fs::write(out, junit).unwrap();
+}
+
+/// A bank certifies a deployment more than once: the shipped suites run twice against one
+/// daemon, each run with its own notices, acquirers and batches, pass both times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_repeated_against_the_same_daemon_passes_again() {
+    let suites: Vec<Suite> = scenario::shipped(None).unwrap();
+    let target = Target::in_process().await.unwrap();
+    let prints = tempfile::tempdir().unwrap();
+    for number in [11, 12] {
+        let options = RunOptions {
+            print_dir: prints.path().to_path_buf(),
+            run_number: RunNumber::new(number).unwrap(),
+        };
+        let results = run(&target, &suites, &options, &mut |_, _, _| {}).await;
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|r| !matches!(r.status, Status::Passed))
+            .map(|r| {
+                format!(
+                    "run {number}: {} / {}: {:?} (seen {})",
+                    r.suite, r.name, r.status, r.seen
+                )
+            })
+            .collect();
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+    target.stop().await;
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {

@@ -149,26 +149,39 @@ pub struct Settings {
     pub faults: BTreeMap<Operation, FaultRates>,
     pub hang_seconds: u64,
     pub load_notices: Option<LoadNotices>,
+    pub certification_notices: Option<LoadNotices>,
 }
 
-/// A range of payment notices for load tests, each owed until paid: `first` to
-/// `first + count - 1` (20 digits).
+/// A range of synthetic payment notices, each owed until paid: `first` to `first + count - 1`
+/// (20 digits). `load_notices` are for load tests; `certification_notices` for the conformance
+/// kit, which numbers each run's notices afresh so that a run repeated against one daemon finds
+/// them unpaid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadNotices {
     pub first: u128,
     pub count: u64,
     pub amount_fen: u64,
+    /// Added to `amount_fen` for each unit of the number's last two digits, so that notices
+    /// of one range owe different amounts.
+    pub amount_step_fen: u64,
     pub payee: String,
 }
 
 impl LoadNotices {
-    /// Whether `number` is one of them.
-    pub fn contains(&self, number: &str) -> bool {
-        number.len() == 20
-            && number.bytes().all(|b| b.is_ascii_digit())
-            && number
-                .parse::<u128>()
-                .is_ok_and(|n| n >= self.first && n - self.first < u128::from(self.count))
+    /// What `number` owes, if it is one of them.
+    pub fn owed(&self, number: &str) -> Option<u64> {
+        if number.len() != 20 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n = number.parse::<u128>().ok()?;
+        if n < self.first || n - self.first >= u128::from(self.count) {
+            return None;
+        }
+        let last_two = u64::try_from(n % 100).ok()?;
+        Some(
+            self.amount_fen
+                .saturating_add(last_two.saturating_mul(self.amount_step_fen)),
+        )
     }
 }
 
@@ -178,6 +191,8 @@ struct LoadNoticesDef {
     first: String,
     count: u64,
     amount_fen: u64,
+    #[serde(default)]
+    amount_step_fen: u64,
     payee: String,
 }
 
@@ -198,6 +213,7 @@ struct SettingsDef {
     #[serde(default)]
     faults: toml::Table,
     load_notices: Option<LoadNoticesDef>,
+    certification_notices: Option<LoadNoticesDef>,
 }
 
 #[derive(Deserialize)]
@@ -552,34 +568,13 @@ fn load_settings(c: &mut Collector, file: &str, s: SettingsDef) -> Option<Settin
     if s.default_promised_days == 0 || s.default_promised_days > 365 {
         c.add(file, None, "default_promised_days must be 1..=365");
     }
-    let load_notices = match &s.load_notices {
-        Some(l) if l.count > 0 => {
-            let first = (l.first.len() == 20 && l.first.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| l.first.parse::<u128>().ok())
-                .flatten();
-            match first {
-                Some(first) if l.amount_fen > 0 => Some(LoadNotices {
-                    first,
-                    count: l.count,
-                    amount_fen: l.amount_fen,
-                    payee: l.payee.clone(),
-                }),
-                Some(_) => {
-                    c.add(file, Some("load_notices"), "amount_fen must be at least 1");
-                    None
-                }
-                None => {
-                    c.add(
-                        file,
-                        Some("load_notices"),
-                        "first must be a 20-digit notice number",
-                    );
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
+    let load_notices = notice_range(c, file, "load_notices", s.load_notices.as_ref());
+    let certification_notices = notice_range(
+        c,
+        file,
+        "certification_notices",
+        s.certification_notices.as_ref(),
+    );
     if c.problems.len() > before {
         return None;
     }
@@ -593,7 +588,38 @@ fn load_settings(c: &mut Collector, file: &str, s: SettingsDef) -> Option<Settin
         faults,
         hang_seconds,
         load_notices,
+        certification_notices,
     })
+}
+
+/// A range of synthetic notices (`count = 0`: none).
+fn notice_range(
+    c: &mut Collector,
+    file: &str,
+    entry: &str,
+    def: Option<&LoadNoticesDef>,
+) -> Option<LoadNotices> {
+    let l = def.filter(|l| l.count > 0)?;
+    let first = (l.first.len() == 20 && l.first.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| l.first.parse::<u128>().ok())
+        .flatten();
+    match first {
+        Some(first) if l.amount_fen > 0 => Some(LoadNotices {
+            first,
+            count: l.count,
+            amount_fen: l.amount_fen,
+            amount_step_fen: l.amount_step_fen,
+            payee: l.payee.clone(),
+        }),
+        Some(_) => {
+            c.add(file, Some(entry), "amount_fen must be at least 1");
+            None
+        }
+        None => {
+            c.add(file, Some(entry), "first must be a 20-digit notice number");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -639,5 +665,21 @@ mod tests {
             problems.contains("payEverything is not an operationId"),
             "{problems}"
         );
+    }
+
+    /// The shipped certification range owes by its last two digits, like the fixed notices;
+    /// the load-test range a flat amount; numbers outside either owe nothing of them.
+    #[test]
+    fn synthetic_notices_owe_by_their_range() {
+        let data = SandboxData::load(&shipped(), today()).unwrap();
+        let cert = data.settings.certification_notices.clone().unwrap();
+        assert_eq!(cert.owed("44010026131234567824"), Some(3400));
+        assert_eq!(cert.owed("44010026139999999900"), Some(1000));
+        assert_eq!(cert.owed("44010026120000000024"), None);
+        assert_eq!(cert.owed("4401002613123456782"), None);
+        assert_eq!(cert.owed("4401002613123456782x"), None);
+        let load = data.settings.load_notices.clone().unwrap();
+        assert_eq!(load.owed("44010026990000000042"), Some(100));
+        assert_eq!(load.owed("44010026131234567824"), None);
     }
 }

@@ -222,7 +222,8 @@ pub struct World {
     halls: Vec<Hall>,
     notices: BTreeMap<String, Notice>,
     /// Notices for load tests, made the first time they are paid.
-    load_notices: Option<super::data::LoadNotices>,
+    /// Synthetic notices: the load tests' range, then the conformance kit's.
+    notice_ranges: Vec<super::data::LoadNotices>,
     /// Payments by receipt number (an ordered map: a list doubling under the sandbox's lock
     /// stalled every call in flight).
     payments: BTreeMap<String, Payment>,
@@ -318,7 +319,13 @@ impl World {
             licences,
             halls: sandbox.halls.clone(),
             notices,
-            load_notices: sandbox.settings.load_notices.clone(),
+            notice_ranges: sandbox
+                .settings
+                .load_notices
+                .iter()
+                .chain(&sandbox.settings.certification_notices)
+                .cloned()
+                .collect(),
             payments,
             applications: BTreeMap::new(),
             bookings: HashMap::new(),
@@ -748,16 +755,17 @@ impl World {
             .ok_or_else(|| Reply::error(404, "NOTICE_NOT_FOUND", "no such payment notice"))
     }
 
-    /// A load-test notice as it is before anyone paid it.
+    /// A synthetic notice (load tests, conformance runs) as it is before anyone paid it.
     fn load_notice(&self, number: &str) -> Option<Notice> {
-        let range = self.load_notices.as_ref()?;
-        range.contains(number).then(|| Notice {
-            number: number.to_owned(),
-            amount_fen: range.amount_fen,
-            payee: range.payee.clone(),
-            due_date: None,
-            status: wire::NoticeStatus::Unpaid,
-            receipt: None,
+        self.notice_ranges.iter().find_map(|range| {
+            range.owed(number).map(|amount_fen| Notice {
+                number: number.to_owned(),
+                amount_fen,
+                payee: range.payee.clone(),
+                due_date: None,
+                status: wire::NoticeStatus::Unpaid,
+                receipt: None,
+            })
         })
     }
 

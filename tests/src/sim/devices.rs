@@ -90,6 +90,10 @@ pub struct Devices {
     pub notice: Option<String>,
     /// Whether the card reader and PIN pad get the payment approved.
     pub card_approved: bool,
+    /// Which offered appointment slot the citizen picks: this many after the earliest, round
+    /// the list (a run repeated against one platform must not ask for a slot the citizen holds
+    /// already).
+    pub slot_pick: usize,
     /// Where the printers put what they print (`None`: nothing saved).
     pub print_dir: Option<PathBuf>,
     /// Files printed so far.
@@ -105,6 +109,7 @@ impl Devices {
             face: Face::Match,
             notice: None,
             card_approved: true,
+            slot_pick: 0,
             print_dir: None,
             printed: Vec::new(),
             stan: 0,
@@ -197,11 +202,11 @@ impl Devices {
             StepCommand::Confirm(_) => {
                 CompletionPayload::Confirm(tsp::ConfirmResult { confirmed: true })
             }
-            // The earliest slot (the daemon sends them in time order).
+            // The slot `slot_pick` after the earliest (the daemon sends them in time order).
             StepCommand::Appointment(a) => CompletionPayload::Appointment(tsp::AppointmentChoice {
                 slot_id: a
                     .slots
-                    .first()
+                    .get(self.slot_pick % a.slots.len().max(1))
                     .map(|s| s.slot_id.clone())
                     .ok_or_else(|| anyhow!("Step.Appointment offers no slot"))?,
             }),
