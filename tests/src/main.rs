@@ -455,8 +455,8 @@ async fn run(args: RunArgs) -> ExitCode {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "stm-conformance: {total} cases against {}, run {} (its notices 4401002613{}NN)",
-            target.label, options.run_number, options.run_number
+            "stm-conformance: {total} cases against {}, run {}",
+            target.label, options.run_number
         );
     }
     let results = adapter_conformance::run::run(&target, &suites, &options, &mut |r, i, n| {
@@ -474,7 +474,7 @@ async fn run(args: RunArgs) -> ExitCode {
         );
     })
     .await;
-    let label = target.label.clone();
+    let label = format!("{}, run {}", target.label, options.run_number);
     target.stop().await;
     let t = report::totals(&results);
     let markdown = report::markdown(&label, &started, &results);
