@@ -148,8 +148,8 @@ pub struct Settings {
     pub maintenance: Option<Window>,
     pub faults: BTreeMap<Operation, FaultRates>,
     pub hang_seconds: u64,
-    pub load_notices: Option<LoadNotices>,
-    pub certification_notices: Option<LoadNotices>,
+    pub load_notices: Option<NoticeRange>,
+    pub certification_notices: Option<NoticeRange>,
 }
 
 /// A range of synthetic payment notices, each owed until paid: `first` to `first + count - 1`
@@ -157,7 +157,7 @@ pub struct Settings {
 /// kit, which numbers each run's notices afresh so that a run repeated against one daemon finds
 /// them unpaid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadNotices {
+pub struct NoticeRange {
     pub first: u128,
     pub count: u64,
     pub amount_fen: u64,
@@ -167,7 +167,7 @@ pub struct LoadNotices {
     pub payee: String,
 }
 
-impl LoadNotices {
+impl NoticeRange {
     /// What `number` owes, if it is one of them.
     pub fn owed(&self, number: &str) -> Option<u64> {
         if number.len() != 20 || !number.bytes().all(|b| b.is_ascii_digit()) {
@@ -187,7 +187,7 @@ impl LoadNotices {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LoadNoticesDef {
+struct NoticeRangeDef {
     first: String,
     count: u64,
     amount_fen: u64,
@@ -212,8 +212,8 @@ struct SettingsDef {
     maintenance: MaintenanceDef,
     #[serde(default)]
     faults: toml::Table,
-    load_notices: Option<LoadNoticesDef>,
-    certification_notices: Option<LoadNoticesDef>,
+    load_notices: Option<NoticeRangeDef>,
+    certification_notices: Option<NoticeRangeDef>,
 }
 
 #[derive(Deserialize)]
@@ -597,14 +597,14 @@ fn notice_range(
     c: &mut Collector,
     file: &str,
     entry: &str,
-    def: Option<&LoadNoticesDef>,
-) -> Option<LoadNotices> {
+    def: Option<&NoticeRangeDef>,
+) -> Option<NoticeRange> {
     let l = def.filter(|l| l.count > 0)?;
     let first = (l.first.len() == 20 && l.first.bytes().all(|b| b.is_ascii_digit()))
         .then(|| l.first.parse::<u128>().ok())
         .flatten();
     match first {
-        Some(first) if l.amount_fen > 0 => Some(LoadNotices {
+        Some(first) if l.amount_fen > 0 => Some(NoticeRange {
             first,
             count: l.count,
             amount_fen: l.amount_fen,

@@ -221,9 +221,9 @@ pub struct World {
     licences: HashMap<String, Vec<wire::ELicence>>,
     halls: Vec<Hall>,
     notices: BTreeMap<String, Notice>,
-    /// Notices for load tests, made the first time they are paid.
-    /// Synthetic notices: the load tests' range, then the conformance kit's.
-    notice_ranges: Vec<super::data::LoadNotices>,
+    /// Synthetic notices, the load tests' range then the conformance kit's: made real the
+    /// first time they are paid.
+    notice_ranges: Vec<super::data::NoticeRange>,
     /// Payments by receipt number (an ordered map: a list doubling under the sandbox's lock
     /// stalled every call in flight).
     payments: BTreeMap<String, Payment>,
