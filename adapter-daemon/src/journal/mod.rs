@@ -51,6 +51,34 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     async fn append(&self, batch: Vec<Sealed>) -> Result<(), StoreError>;
     /// Up to `limit` records with `seq > after`, by stored order.
     async fn scan(&self, after: i64, limit: u32) -> Result<Vec<Sealed>, StoreError>;
+    /// The number and body of up to `limit` records of `kind` with `seq > after`, by stored
+    /// order; none when there are no more. The default filters [`JournalStore::scan`]; a store
+    /// that can select by kind itself saves reading the others.
+    async fn scan_kind(
+        &self,
+        after: i64,
+        kind: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut found = Vec::new();
+        let mut after = after;
+        loop {
+            let batch = self.scan(after, limit).await?;
+            let Some(last) = batch.last() else {
+                return Ok(found);
+            };
+            after = last.seq;
+            found.extend(
+                batch
+                    .into_iter()
+                    .filter(|r| r.kind == kind)
+                    .map(|r| (r.seq, r.body)),
+            );
+            if found.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
+                return Ok(found);
+            }
+        }
+    }
     /// Whether a write would succeed now (for /readyz).
     async fn writable(&self) -> Result<(), StoreError>;
 }

@@ -356,15 +356,12 @@ impl Book {
         let mut book = Book::default();
         let mut after = 0;
         loop {
-            let batch = store.scan(after, 2048).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.seq;
-            for record in batch.iter().filter(|r| r.kind == "Bill") {
-                let event: BillEvent = serde_json::from_str(&record.body).map_err(|e| {
-                    StoreError(format!(
-                        "journal record {}: not a bill event: {e}",
-                        record.seq
-                    ))
+            let batch = store.scan_kind(after, "Bill", 2048).await?;
+            let Some((last, _)) = batch.last() else { break };
+            after = *last;
+            for (seq, body) in &batch {
+                let event: BillEvent = serde_json::from_str(body).map_err(|e| {
+                    StoreError(format!("journal record {seq}: not a bill event: {e}"))
                 })?;
                 book.apply(&event);
             }
