@@ -698,7 +698,11 @@ impl HostGateway {
         const ROUND: usize = 512;
         const EVERY: Duration = Duration::from_secs(60);
         loop {
-            let cutoff = ((self.config.clock)() - self.config.reversal_window).unix_timestamp();
+            // A window too long to subtract retires nothing.
+            let cutoff = time::Duration::try_from(self.config.reversal_window)
+                .ok()
+                .and_then(|window| (self.config.clock)().checked_sub(window))
+                .map_or(i64::MIN, time::OffsetDateTime::unix_timestamp);
             let mut retired = 0;
             loop {
                 let round = lock(&self.book).retire(cutoff, ROUND);
