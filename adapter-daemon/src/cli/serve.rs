@@ -76,9 +76,18 @@ pub(crate) fn saf(command: SafCommand) -> Result<(), Failure> {
         let store = SqliteStore::open(&path)
             .await
             .map_err(|e| Failure::Refused(e.to_string()))?;
-        let book = crate::gateway::iso8583::book::Book::load(&store)
-            .await
-            .map_err(|e| Failure::Refused(e.to_string()));
+        use crate::gateway::iso8583::book::Book;
+        // What is still to do is within the book a running daemon keeps; only `--all` needs
+        // every payment ever approved.
+        let window = std::time::Duration::from_secs(
+            config.iso8583.reversal_window_hours.saturating_mul(3600),
+        );
+        let book = if all {
+            Book::load(&store).await
+        } else {
+            Book::load_within(&store, window).await
+        }
+        .map_err(|e| Failure::Refused(e.to_string()));
         store.close().await;
         book
     })?;
