@@ -1010,33 +1010,41 @@ mod tests {
         host.payment(event.key()).unwrap_or_else(|| unreachable!())
     }
 
+    /// The key of payment `stan` of terminal TERM0001.
+    fn term_key(stan: &str) -> PaymentKey {
+        PaymentKey {
+            terminal: "TERM0001".into(),
+            stan: stan.into(),
+            transmitted: "1128101500".into(),
+            batch: String::new(),
+        }
+    }
+
+    /// The approval of payment `stan`, `hours` ago by the wall clock (the test host's clock).
+    fn approved_hours_ago(stan: &str, hours: u64) -> BillEvent {
+        BillEvent::Approved {
+            key: term_key(stan),
+            acquirer: "12345678".into(),
+            notice: format!("44010026120000{stan}"),
+            amount_fen: 1100,
+            rrn: "123456789012".into(),
+            auth_code: "A1B2C3".into(),
+            business_date: "2026-11-28".into(),
+            approved_at: (OffsetDateTime::now_utc() - Duration::from_secs(hours * 3600))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            payee: "广州市财政局".into(),
+        }
+    }
+
     /// A reversal within the payment's reversal window reverses it; one after the window is
     /// answered 25 although the payment is still in the book, so that a book rebuilt from the
     /// journal (which retires by the approvals' times) agrees with the running one.
     #[test]
     fn a_reversal_after_the_payment_s_window_is_answered_25() {
         let host = Arc::new(host());
-        let now = OffsetDateTime::now_utc();
         for (stan, hours) in [("000001", 73), ("000002", 71)] {
-            let approved_at = (now - Duration::from_secs(hours * 3600))
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            super::super::lock(&host.book).apply(&BillEvent::Approved {
-                key: PaymentKey {
-                    terminal: "TERM0001".into(),
-                    stan: stan.into(),
-                    transmitted: "1128101500".into(),
-                    batch: String::new(),
-                },
-                acquirer: "12345678".into(),
-                notice: format!("44010026120000{stan}"),
-                amount_fen: 1100,
-                rrn: "123456789012".into(),
-                auth_code: "A1B2C3".into(),
-                business_date: "2026-11-28".into(),
-                approved_at,
-                payee: "广州市财政局".into(),
-            });
+            super::super::lock(&host.book).apply(&approved_hours_ago(stan, hours));
         }
         let reverse = |stan: &'static str| {
             let host = Arc::clone(&host);
@@ -1072,18 +1080,12 @@ mod tests {
             assert_eq!(reverse("000001").await.as_deref(), Some("25"));
             assert_eq!(reverse("000002").await.as_deref(), Some("00"));
         });
-        let key = |stan: &str| PaymentKey {
-            terminal: "TERM0001".into(),
-            stan: stan.into(),
-            transmitted: "1128101500".into(),
-            batch: String::new(),
-        };
         let late = host
-            .payment(&key("000001"))
+            .payment(&term_key("000001"))
             .unwrap_or_else(|| unreachable!());
         assert!(!late.reversed, "past its window: not reversed");
         let within = host
-            .payment(&key("000002"))
+            .payment(&term_key("000002"))
             .unwrap_or_else(|| unreachable!());
         assert!(within.reversed);
     }
@@ -1093,35 +1095,16 @@ mod tests {
     #[test]
     fn the_host_retires_settled_payments_past_their_window() {
         let host = Arc::new(host());
-        let now = OffsetDateTime::now_utc();
         for (stan, hours, confirm) in [
             ("000001", 73, true),
             ("000002", 73, false),
             ("000003", 1, true),
         ] {
-            let key = PaymentKey {
-                terminal: "TERM0001".into(),
-                stan: stan.into(),
-                transmitted: "1128101500".into(),
-                batch: String::new(),
-            };
             let mut book = super::super::lock(&host.book);
-            book.apply(&BillEvent::Approved {
-                key: key.clone(),
-                acquirer: "12345678".into(),
-                notice: format!("44010026120000{stan}"),
-                amount_fen: 1100,
-                rrn: "123456789012".into(),
-                auth_code: "A1B2C3".into(),
-                business_date: "2026-11-28".into(),
-                approved_at: (now - Duration::from_secs(hours * 3600))
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                payee: "广州市财政局".into(),
-            });
+            book.apply(&approved_hours_ago(stan, hours));
             if confirm {
                 book.apply(&BillEvent::Confirmed {
-                    key,
+                    key: term_key(stan),
                     receipt: format!("RC-{stan}"),
                 });
             }
