@@ -373,25 +373,18 @@ impl Book {
                 book.retire(cutoff, usize::MAX);
             }
         }
+        // Those past their window that were still unsettled when their turn came, and have
+        // been settled since: once, at the end, rather than after every batch.
+        book.retire_lingering();
         Ok(book)
     }
 
     /// Retires settled payments approved before `approved_before` (Unix seconds), looking at
     /// most at `limit` of them (so that a caller holding the book's lock can let go between
     /// rounds). Payments past the cut-off that still have work, or are left to an operator,
-    /// stay until they are settled.
+    /// stay until they are settled (then [`Book::retire_lingering`] retires them).
     pub fn retire(&mut self, approved_before: i64, limit: usize) -> Retirement {
         let mut retirement = Retirement::default();
-        let settled: Vec<PaymentKey> = self
-            .lingering
-            .iter()
-            .filter(|k| self.payments.get(k).is_none_or(Payment::settled))
-            .cloned()
-            .collect();
-        for key in settled {
-            self.lingering.remove(&key);
-            retirement.retired += usize::from(self.remove(&key));
-        }
         let mut looked = 0;
         while let Some((at, _)) = self.by_approval.first() {
             if *at >= approved_before {
@@ -414,6 +407,23 @@ impl Book {
             }
         }
         retirement
+    }
+
+    /// Retires the payments that were past their window but unsettled when [`Book::retire`]
+    /// came to them, and are settled now; how many.
+    pub fn retire_lingering(&mut self) -> usize {
+        let settled: Vec<PaymentKey> = self
+            .lingering
+            .iter()
+            .filter(|k| self.payments.get(k).is_none_or(Payment::settled))
+            .cloned()
+            .collect();
+        let mut retired = 0;
+        for key in settled {
+            self.lingering.remove(&key);
+            retired += usize::from(self.remove(&key));
+        }
+        retired
     }
 
     /// Takes a settled payment out of the book and of the notices that stand.
@@ -905,6 +915,7 @@ mod tests {
                 for e in &after {
                     book.apply(e);
                 }
+                book.retire_lingering();
                 book.retire(cutoff, usize::MAX);
                 let all = book.all();
                 prop_assert_eq!(book.pending_count(), all.iter().filter(|p| p.work().is_some()).count());
@@ -990,13 +1001,14 @@ mod tests {
         assert_eq!(book.pending_count(), 1);
         assert_eq!(book.len(), 2);
 
-        // Once confirmed, the lingering payment leaves at the next round.
+        // Once confirmed, the lingering payment leaves at the next look at those.
         book.apply(&confirmed("000002"));
         assert_eq!(
             book.retire(unix("2026-12-02T00:00:00Z"), usize::MAX)
                 .retired,
-            1
+            0
         );
+        assert_eq!(book.retire_lingering(), 1);
         assert_eq!(book.len(), 1);
         assert!(book.get(&key("000004")).is_some());
     }

@@ -703,7 +703,7 @@ impl HostGateway {
                 .ok()
                 .and_then(|window| (self.config.clock)().checked_sub(window))
                 .map_or(i64::MIN, time::OffsetDateTime::unix_timestamp);
-            let mut retired = 0;
+            let mut retired = lock(&self.book).retire_lingering();
             loop {
                 let round = lock(&self.book).retire(cutoff, ROUND);
                 retired += round.retired;
