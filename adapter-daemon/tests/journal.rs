@@ -234,20 +234,42 @@ async fn verify_names_every_kind_of_tampering() {
     assert_eq!(tampered(&[]).await, []);
 }
 
-/// `stm-adapter saf list` reads the payment book out of the journal: what store-and-forward
-/// still owes the platform, and what it left to an operator.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn saf_list_shows_what_store_and_forward_still_owes() {
-    use adapter_daemon::gateway::iso8583::book::{BillEvent, PaymentKey};
-    let dir = tempfile::tempdir().unwrap();
-    let key = FieldCipher::generate_hex();
-    let (journal, store) = journal(&dir, &key).await;
-    let payment = |stan: &str| PaymentKey {
+/// The key of ATM00001's payment `stan`.
+fn atm_payment(stan: &str) -> adapter_daemon::gateway::iso8583::book::PaymentKey {
+    adapter_daemon::gateway::iso8583::book::PaymentKey {
         terminal: "ATM00001".into(),
         stan: stan.into(),
         transmitted: "1201100000".into(),
         batch: String::new(),
-    };
+    }
+}
+
+/// Journals `events` as a bank-switch link's records, each committed.
+async fn journal_bills(
+    journal: &Journal,
+    events: impl IntoIterator<Item = adapter_daemon::gateway::iso8583::book::BillEvent>,
+) {
+    for event in events {
+        journal
+            .append(JournalRecord {
+                session_id: "L-000001".into(),
+                terminal_id: "tcp:127.0.0.1:50000".into(),
+                event: JournalEvent::Bill(event),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// `stm-adapter saf list` reads the payment book out of the journal: what store-and-forward
+/// still owes the platform, and what it left to an operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saf_list_shows_what_store_and_forward_still_owes() {
+    use adapter_daemon::gateway::iso8583::book::BillEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let key = FieldCipher::generate_hex();
+    let (journal, store) = journal(&dir, &key).await;
+    let payment = atm_payment;
     let events = [
         BillEvent::Approved {
             key: payment("000001"),
@@ -276,16 +298,7 @@ async fn saf_list_shows_what_store_and_forward_still_owes() {
             receipt: "RC-2".into(),
         },
     ];
-    for event in events {
-        journal
-            .append(JournalRecord {
-                session_id: "L-000001".into(),
-                terminal_id: "tcp:127.0.0.1:50000".into(),
-                event: JournalEvent::Bill(event),
-            })
-            .await
-            .unwrap();
-    }
+    journal_bills(&journal, events).await;
     drop(journal);
     store.close().await;
 
@@ -322,16 +335,11 @@ async fn saf_list_shows_what_store_and_forward_still_owes() {
 /// the operator's tools still read every payment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuilt_book_retires_settled_payments_past_their_window() {
-    use adapter_daemon::gateway::iso8583::book::{BillEvent, Book, PaymentKey};
+    use adapter_daemon::gateway::iso8583::book::{BillEvent, Book};
     let dir = tempfile::tempdir().unwrap();
     let key = FieldCipher::generate_hex();
     let (journal, store) = journal(&dir, &key).await;
-    let payment = |stan: &str| PaymentKey {
-        terminal: "ATM00001".into(),
-        stan: stan.into(),
-        transmitted: "1201100000".into(),
-        batch: String::new(),
-    };
+    let payment = atm_payment;
     let approved = |stan: &str, at: &str| BillEvent::Approved {
         key: payment(stan),
         acquirer: "01020000".into(),
@@ -354,16 +362,7 @@ async fn a_rebuilt_book_retires_settled_payments_past_their_window() {
         approved("000003", "2026-12-05T02:00:00Z"),
         confirmed("000003"),
     ];
-    for event in events {
-        journal
-            .append(JournalRecord {
-                session_id: "L-000001".into(),
-                terminal_id: "tcp:127.0.0.1:50000".into(),
-                event: JournalEvent::Bill(event),
-            })
-            .await
-            .unwrap();
-    }
+    journal_bills(&journal, events).await;
     let window = std::time::Duration::from_secs(72 * 3600);
     let kept = Book::load_within(store.as_ref(), window).await.unwrap();
     let stans: Vec<String> = kept.all().into_iter().map(|p| p.key.stan).collect();

@@ -210,14 +210,7 @@ impl JournalStore for SqliteStore {
                     hash: r.get(7)?,
                 })
             })?;
-            // Sized once: grown by doubling, a batch's vector took fresh pages from the system
-            // at each step (a quarter of a start's time on a big journal was the kernel zeroing
-            // them).
-            let mut records = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(4096));
-            for row in rows {
-                records.push(row?);
-            }
-            Ok(records)
+            sized(rows, limit)
         })
         .await
     }
@@ -239,11 +232,7 @@ impl JournalStore for SqliteStore {
             let rows = statement.query_map(params![after, kind, i64::from(limit)], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
-            let mut records = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(4096));
-            for row in rows {
-                records.push(row?);
-            }
-            Ok(records)
+            sized(rows, limit)
         })
         .await
     }
@@ -254,4 +243,18 @@ impl JournalStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The rows of a scan of at most `limit`, in a vector sized once: grown by doubling, a batch's
+/// vector took fresh pages from the system at each step (a quarter of a start's time on a big
+/// journal was the kernel zeroing them).
+fn sized<T>(
+    rows: impl Iterator<Item = rusqlite::Result<T>>,
+    limit: u32,
+) -> rusqlite::Result<Vec<T>> {
+    let mut records = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(4096));
+    for row in rows {
+        records.push(row?);
+    }
+    Ok(records)
 }
